@@ -1,0 +1,153 @@
+//! Command-line definitions. Every flag is documented here, and `--help`
+//! shows it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "gauntlet", version, about = "Test and chaos harness for the gauntlet reference system", long_about = None)]
+#[command(after_help = "Exit codes: 0 ok, 1 a check failed, 2 usage or configuration error, \
+3 environment error (e.g. no Docker), 130 interrupted.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Namespace for runs (like compose's project name); `down --all` reaps
+    /// only this project's runs.
+    #[arg(long, global = true, env = "GAUNTLET_PROJECT", default_value = "gauntlet")]
+    pub project: String,
+    /// The compose file defining the stack (default: nearest docker-compose.yml).
+    #[arg(long, global = true, env = "GAUNTLET_COMPOSE")]
+    pub compose: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build what is missing, start a new run's stack, wait until it serves.
+    Up(UpArgs),
+    /// Remove a run's containers, network and volumes (default: the latest run).
+    Down(DownArgs),
+    /// Show each service and PM2 process of a run (default: the latest run).
+    Status(StatusArgs),
+    /// Check the machine (Docker, base image, CA bundle, tools); --fix repairs.
+    Doctor(DoctorArgs),
+    /// Stage the system binary and build the stack's images.
+    Build(BuildArgs),
+    /// Smoke-check a running target: identity, deep health, API, web, PM2.
+    Check(CheckArgs),
+    /// The CI gate: up, check, down. Exits 1 if any check fails.
+    Gate(GateArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BinaryArgs {
+    /// Use this prebuilt gauntlet-system binary instead of `cargo build`.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_cargo")]
+    pub system_bin: Option<PathBuf>,
+    /// Do not run cargo; use the binary already staged in the app context.
+    #[arg(long)]
+    pub no_cargo: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Seed for fixtures and everything random in the run (default: random,
+    /// always printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Defect switches to enable in the system (SYSTEM-SPEC section 11),
+    /// comma separated; passed as SYSTEM_DEFECTS.
+    #[arg(long, value_name = "LIST", default_value = "")]
+    pub defects: String,
+    /// Seconds each service may take to become healthy.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub service_timeout: u64,
+    #[command(flatten)]
+    pub binary: BinaryArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Use this run id instead of a random one.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// If start-up fails, leave the run in place to inspect it.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Print the run as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DownArgs {
+    /// The run to remove (default: the latest run started from this checkout).
+    pub run_id: Option<String>,
+    /// Remove every run of the project, including leftovers of crashed runs.
+    #[arg(long, conflicts_with = "run_id")]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The run to show (default: the latest run started from this checkout).
+    pub run_id: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// List every run of the project instead.
+    #[arg(long, conflicts_with = "run_id")]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Run ci/bootstrap.sh to fix what is missing (needs root).
+    #[arg(long)]
+    pub fix: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub binary: BinaryArgs,
+    /// Print `GAUNTLET_<SERVICE>_TAG=...` lines for `docker-compose` by hand.
+    #[arg(long)]
+    pub env: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Base URL of the API (default: the latest run's).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Base URL of the web front end (default: the latest run's, if no --target).
+    #[arg(long, value_name = "URL")]
+    pub web: Option<String>,
+    /// Allow a target that is not on this machine.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Check this run instead of the latest.
+    #[arg(long, conflicts_with = "target")]
+    pub run: Option<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Keep the stack after the gate (default: always torn down).
+    #[arg(long)]
+    pub keep: bool,
+}

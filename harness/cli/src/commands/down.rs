@@ -1,0 +1,36 @@
+//! `gauntlet down`: remove one run, or reap every run of the project.
+
+use gauntlet_harness::{docker, exit_codes, stack, Result};
+
+use super::{find_run, teardown, workspace};
+use crate::cli::{DownArgs, Global};
+
+pub async fn run(global: &Global, args: DownArgs) -> Result<i32> {
+    let workspace = workspace(global)?;
+    let docker = docker::connect().await?;
+    if args.all {
+        let report = stack::reap(&docker, &global.project, None).await?;
+        if report.is_empty() {
+            eprintln!("nothing to remove for project {}", global.project);
+        }
+        for c in &report.containers {
+            println!("removed container {c}");
+        }
+        for n in &report.networks {
+            println!("removed network {n}");
+        }
+        for v in &report.volumes {
+            println!("removed volume {v}");
+        }
+        return Ok(exit_codes::OK);
+    }
+    let run_id = match args.run_id {
+        // By id, even a run whose containers are already gone is reaped.
+        Some(id) => id,
+        None => find_run(&docker, global, &workspace, None).await?.run_id,
+    };
+    if teardown(&docker, &global.project, &run_id).await?.is_empty() {
+        return Err(gauntlet_harness::Error::NoRun { run: Some(run_id) });
+    }
+    Ok(exit_codes::OK)
+}

@@ -1,0 +1,127 @@
+//! PM2 as its CLI reports it (`pm2 jlist`), run inside the service that the
+//! compose file marks with `dev.gauntlet.pm2`. Only the fields below are
+//! read: `pm2 jlist` also dumps each process's environment, which holds
+//! secrets, and none of it is kept.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::stack::Stack;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Pm2Process {
+    pub name: String,
+    /// online, stopping, stopped, launching, errored, waiting restart, one-launch-status
+    pub status: String,
+    pub pid: Option<i64>,
+    /// PM2's `restart_time`: how often PM2 restarted it.
+    pub restarts: u64,
+    pub unstable_restarts: u64,
+    /// Seconds since this incarnation started (only while online).
+    pub uptime_seconds: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub cpu_percent: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct RawProcess {
+    name: String,
+    pid: Option<i64>,
+    pm2_env: RawEnv,
+    monit: Option<RawMonit>,
+}
+
+#[derive(Deserialize)]
+struct RawEnv {
+    status: String,
+    #[serde(default)]
+    restart_time: u64,
+    #[serde(default)]
+    unstable_restarts: u64,
+    pm_uptime: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RawMonit {
+    memory: Option<u64>,
+    cpu: Option<f64>,
+}
+
+/// Parses `pm2 jlist` output. PM2 may print notices before the JSON array.
+pub fn parse_jlist(text: &str, now_ms: i64) -> Result<Vec<Pm2Process>> {
+    let start = text.find('[').ok_or_else(|| Error::CheckFailed(format!("`pm2 jlist` printed no JSON: {}", first_line(text))))?;
+    let raw: Vec<RawProcess> = serde_json::from_str(text[start..].trim_end())
+        .map_err(|e| Error::CheckFailed(format!("`pm2 jlist` output is not the expected JSON: {e}")))?;
+    Ok(raw
+        .into_iter()
+        .map(|p| {
+            let online = p.pm2_env.status == "online";
+            Pm2Process {
+                name: p.name,
+                pid: p.pid.filter(|pid| *pid > 0),
+                restarts: p.pm2_env.restart_time,
+                unstable_restarts: p.pm2_env.unstable_restarts,
+                uptime_seconds: p
+                    .pm2_env
+                    .pm_uptime
+                    .filter(|_| online)
+                    .map(|t| ((now_ms - t).max(0) as f64) / 1000.0),
+                memory_bytes: p.monit.as_ref().and_then(|m| m.memory),
+                cpu_percent: p.monit.as_ref().and_then(|m| m.cpu),
+                status: p.pm2_env.status,
+            }
+        })
+        .collect())
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("(nothing)")
+}
+
+/// The PM2 process list of the stack's PM2 service.
+pub async fn processes(stack: &Stack) -> Result<Vec<Pm2Process>> {
+    let service = stack
+        .compose()
+        .pm2_service()
+        .ok_or_else(|| Error::Usage("no service is labelled dev.gauntlet.pm2=true in the compose file".into()))?
+        .name
+        .clone();
+    let out = stack.exec(&service, &["pm2", "jlist"]).await?;
+    if out.exit_code != 0 {
+        return Err(Error::CheckFailed(format!(
+            "`pm2 jlist` in {service} exited with {}: {}",
+            out.exit_code,
+            first_line(&out.stderr)
+        )));
+    }
+    parse_jlist(&out.stdout, chrono::Utc::now().timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_jlist_and_drops_the_environment() {
+        let text = r#"[PM2] Spawning PM2 daemon
+[{"pid":54,"name":"api","pm2_env":{"status":"online","restart_time":2,"unstable_restarts":0,"pm_uptime":1000,"DATABASE_URL":"postgres://u:secret@db/x"},"monit":{"memory":1024,"cpu":1.5}},
+ {"pid":0,"name":"worker","pm2_env":{"status":"errored","restart_time":10,"unstable_restarts":10,"pm_uptime":500}}]
+"#;
+        let list = parse_jlist(text, 4000).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].name, "api");
+        assert_eq!(list[0].status, "online");
+        assert_eq!(list[0].restarts, 2);
+        assert_eq!(list[0].uptime_seconds, Some(3.0));
+        assert_eq!(list[0].memory_bytes, Some(1024));
+        assert_eq!(list[1].pid, None);
+        assert_eq!(list[1].uptime_seconds, None, "no uptime unless online");
+        assert!(!format!("{list:?}").contains("secret"));
+    }
+
+    #[test]
+    fn rejects_output_that_is_not_a_list() {
+        assert!(parse_jlist("command not found", 0).is_err());
+        assert!(parse_jlist("[{\"oops\":1}]", 0).is_err());
+    }
+}

@@ -1,0 +1,31 @@
+// PM2 ecosystem for the reference system: one binary, four processes.
+// Restart policy is deliberate (SYSTEM-SPEC section 1):
+//   autorestart      a crashed process comes back by itself;
+//   min_uptime       a process that dies within 5 s counts as a failed start;
+//   max_restarts     10 failed starts in a row and PM2 marks it "errored"
+//                    instead of crash-looping forever (chaos checks this);
+//   restart_delay    1 s between restarts, so a dead dependency is not hammered;
+//   max_memory_restart  a leaking process is recycled before the host suffers.
+// Logs go to PID 1's stdout/stderr, i.e. `docker logs`.
+const common = {
+  script: "/usr/local/bin/gauntlet-system",
+  interpreter: "none",
+  autorestart: true,
+  min_uptime: "5s",
+  max_restarts: 10,
+  restart_delay: 1000,
+  kill_timeout: 5000,
+  out_file: "/proc/1/fd/1",
+  error_file: "/proc/1/fd/2",
+  merge_logs: true,
+  time: false,
+};
+
+module.exports = {
+  apps: [
+    { ...common, name: "api", args: "api", max_memory_restart: "512M" },
+    { ...common, name: "web", args: "web", max_memory_restart: "256M" },
+    { ...common, name: "worker", args: "worker", max_memory_restart: "256M" },
+    { ...common, name: "sink", args: "sink", max_memory_restart: "256M" },
+  ],
+};
