@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "gauntlet", version, about = "Test and chaos harness for the gauntlet reference system", long_about = None)]
-#[command(after_help = "Exit codes: 0 ok, 1 a check failed, 2 usage or configuration error, \
-3 environment error (e.g. no Docker), 130 interrupted.")]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 a check failed, 2 usage or configuration error, \
+3 environment error (e.g. no Docker), 130 interrupted."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -20,7 +22,12 @@ pub struct Cli {
 pub struct Global {
     /// Namespace for runs (like compose's project name); `down --all` reaps
     /// only this project's runs.
-    #[arg(long, global = true, env = "GAUNTLET_PROJECT", default_value = "gauntlet")]
+    #[arg(
+        long,
+        global = true,
+        env = "GAUNTLET_PROJECT",
+        default_value = "gauntlet"
+    )]
     pub project: String,
     /// The compose file defining the stack (default: nearest docker-compose.yml).
     #[arg(long, global = true, env = "GAUNTLET_COMPOSE")]

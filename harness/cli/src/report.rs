@@ -6,7 +6,11 @@ use gauntlet_harness::Error;
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GAUNTLET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 /// Prints the error and its hint on stderr; returns the exit code.

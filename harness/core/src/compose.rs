@@ -82,12 +82,16 @@ pub struct Dependency {
 
 impl Service {
     pub fn runs_pm2(&self) -> bool {
-        self.labels.get(service_labels::PM2).is_some_and(|v| v == "true")
+        self.labels
+            .get(service_labels::PM2)
+            .is_some_and(|v| v == "true")
     }
 
     /// Named HTTP endpoints (`api`, `web`, ...) and their container ports.
     pub fn endpoints(&self) -> Vec<(String, u16)> {
-        let Some(spec) = self.labels.get(service_labels::ENDPOINTS) else { return Vec::new() };
+        let Some(spec) = self.labels.get(service_labels::ENDPOINTS) else {
+            return Vec::new();
+        };
         spec.split(',')
             .filter_map(|pair| {
                 let (name, port) = pair.trim().split_once('=')?;
@@ -105,7 +109,10 @@ impl ComposeFile {
     /// The service and container port that serve the named endpoint.
     pub fn endpoint(&self, endpoint: &str) -> Option<(&Service, u16)> {
         self.services.iter().find_map(|s| {
-            s.endpoints().into_iter().find(|(n, _)| n == endpoint).map(|(_, p)| (s, p))
+            s.endpoints()
+                .into_iter()
+                .find(|(n, _)| n == endpoint)
+                .map(|(_, p)| (s, p))
         })
     }
 
@@ -116,7 +123,9 @@ impl ComposeFile {
     pub fn load(path: &Path, vars: &HashMap<String, String>) -> Result<ComposeFile> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(path, format!("cannot read compose file: {e}")))?;
-        parse(&text, path, &|name| vars.get(name).cloned().or_else(|| std::env::var(name).ok()))
+        parse(&text, path, &|name| {
+            vars.get(name).cloned().or_else(|| std::env::var(name).ok())
+        })
     }
 }
 
@@ -198,10 +207,17 @@ struct RawCondition {
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub(crate) fn parse(text: &str, path: &Path, lookup: Lookup) -> Result<ComposeFile> {
-    let raw: RawFile =
-        serde_yaml::from_str(text).map_err(|e| Error::config(path, format!("invalid compose file: {e}")))?;
-    if let Some(key) = raw.other.keys().find(|k| !k.starts_with("x-") && *k != "version") {
-        return Err(Error::config(path, format!("unsupported top-level key `{key}`")));
+    let raw: RawFile = serde_yaml::from_str(text)
+        .map_err(|e| Error::config(path, format!("invalid compose file: {e}")))?;
+    if let Some(key) = raw
+        .other
+        .keys()
+        .find(|k| !k.starts_with("x-") && *k != "version")
+    {
+        return Err(Error::config(
+            path,
+            format!("unsupported top-level key `{key}`"),
+        ));
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let volumes: Vec<String> = raw.volumes.keys().cloned().collect();
@@ -211,7 +227,11 @@ pub(crate) fn parse(text: &str, path: &Path, lookup: Lookup) -> Result<ComposeFi
         services.push(parse_service(&name, svc, base, &volumes, lookup).map_err(err)?);
     }
     let services = start_order(services).map_err(|m| Error::config(path, m))?;
-    Ok(ComposeFile { path: path.to_path_buf(), services, volumes })
+    Ok(ComposeFile {
+        path: path.to_path_buf(),
+        services,
+        volumes,
+    })
 }
 
 fn parse_service(
@@ -224,12 +244,18 @@ fn parse_service(
     if let Some(key) = raw.other.keys().find(|k| !k.starts_with("x-")) {
         return Err(format!("unsupported key `{key}`"));
     }
-    let image = interpolate(&raw.image.ok_or("`image` is required (gauntlet tags what it builds)")?, lookup)?;
+    let image = interpolate(
+        &raw.image
+            .ok_or("`image` is required (gauntlet tags what it builds)")?,
+        lookup,
+    )?;
     let build_context = raw.build.map(|b| match b {
         RawBuild::Context(c) | RawBuild::Full { context: c } => base.join(c),
     });
     let environment = map_entries(raw.environment, lookup, "environment")?;
-    let labels = map_entries(raw.labels, lookup, "labels")?.into_iter().collect();
+    let labels = map_entries(raw.labels, lookup, "labels")?
+        .into_iter()
+        .collect();
     let volumes = raw
         .volumes
         .iter()
@@ -240,29 +266,47 @@ fn parse_service(
         .iter()
         .map(|p| parse_port(&interpolate(p, lookup)?))
         .collect::<std::result::Result<_, _>>()?;
-    let healthcheck = raw.healthcheck.map(|h| parse_healthcheck(h, lookup)).transpose()?;
+    let healthcheck = raw
+        .healthcheck
+        .map(|h| parse_healthcheck(h, lookup))
+        .transpose()?;
     let depends_on = match raw.depends_on {
         None => Vec::new(),
-        Some(RawDepends::List(names)) => {
-            names.into_iter().map(|service| Dependency { service, healthy: false }).collect()
-        }
+        Some(RawDepends::List(names)) => names
+            .into_iter()
+            .map(|service| Dependency {
+                service,
+                healthy: false,
+            })
+            .collect(),
         Some(RawDepends::Map(map)) => map
             .into_iter()
             .map(|(service, c)| match c.condition.as_deref() {
-                None | Some("service_started") => Ok(Dependency { service, healthy: false }),
-                Some("service_healthy") => Ok(Dependency { service, healthy: true }),
+                None | Some("service_started") => Ok(Dependency {
+                    service,
+                    healthy: false,
+                }),
+                Some("service_healthy") => Ok(Dependency {
+                    service,
+                    healthy: true,
+                }),
                 Some(other) => Err(format!("depends_on condition `{other}` is not supported")),
             })
             .collect::<std::result::Result<_, _>>()?,
     };
-    let stop_grace_period = raw.stop_grace_period.as_deref().map(parse_duration).transpose()?;
+    let stop_grace_period = raw
+        .stop_grace_period
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?;
     let command = raw
         .command
         .map(|c| match c {
             StringOrList::List(l) => l.iter().map(|s| interpolate(s, lookup)).collect(),
-            StringOrList::String(s) => {
-                Ok(interpolate(&s, lookup)?.split_whitespace().map(String::from).collect())
-            }
+            StringOrList::String(s) => Ok(interpolate(&s, lookup)?
+                .split_whitespace()
+                .map(String::from)
+                .collect()),
         })
         .transpose()?;
     Ok(Service {
@@ -302,13 +346,18 @@ fn map_entries(
                     Some(Value::String(s)) => s,
                     Some(Value::Number(n)) => n.to_string(),
                     Some(Value::Bool(b)) => b.to_string(),
-                    Some(_) => return Err(format!("{what}.{k}: expected a string, number or bool")),
+                    Some(_) => {
+                        return Err(format!("{what}.{k}: expected a string, number or bool"))
+                    }
                 };
                 Ok((k, v))
             })
             .collect::<std::result::Result<_, _>>()?,
     };
-    pairs.into_iter().map(|(k, v)| Ok((k, interpolate(&v, lookup)?))).collect()
+    pairs
+        .into_iter()
+        .map(|(k, v)| Ok((k, interpolate(&v, lookup)?)))
+        .collect()
 }
 
 fn parse_volume(spec: &str, declared: &[String]) -> std::result::Result<VolumeMount, String> {
@@ -322,7 +371,10 @@ fn parse_volume(spec: &str, declared: &[String]) -> std::result::Result<VolumeMo
         ));
     }
     let target = target.trim_end_matches(":rw").to_string();
-    Ok(VolumeMount { volume: volume.to_string(), target })
+    Ok(VolumeMount {
+        volume: volume.to_string(),
+        target,
+    })
 }
 
 fn parse_port(spec: &str) -> std::result::Result<PortSpec, String> {
@@ -337,31 +389,51 @@ fn parse_port(spec: &str) -> std::result::Result<PortSpec, String> {
             ))
         }
     };
-    let host_ip: std::net::Ipv4Addr =
-        ip.parse().map_err(|_| format!("port `{spec}`: `{ip}` is not an IPv4 address"))?;
+    let host_ip: std::net::Ipv4Addr = ip
+        .parse()
+        .map_err(|_| format!("port `{spec}`: `{ip}` is not an IPv4 address"))?;
     if !host_ip.is_loopback() {
-        return Err(format!("port `{spec}`: only loopback addresses may be published, not {ip}"));
+        return Err(format!(
+            "port `{spec}`: only loopback addresses may be published, not {ip}"
+        ));
     }
     let host_port = if host.is_empty() {
         None
     } else {
-        Some(host.parse().map_err(|_| format!("port `{spec}`: bad host port `{host}`"))?)
+        Some(
+            host.parse()
+                .map_err(|_| format!("port `{spec}`: bad host port `{host}`"))?,
+        )
     };
-    let container_port =
-        container.parse().map_err(|_| format!("port `{spec}`: bad container port `{container}`"))?;
-    Ok(PortSpec { host_ip, host_port, container_port })
+    let container_port = container
+        .parse()
+        .map_err(|_| format!("port `{spec}`: bad container port `{container}`"))?;
+    Ok(PortSpec {
+        host_ip,
+        host_port,
+        container_port,
+    })
 }
 
-fn parse_healthcheck(raw: RawHealthcheck, lookup: Lookup) -> std::result::Result<Healthcheck, String> {
+fn parse_healthcheck(
+    raw: RawHealthcheck,
+    lookup: Lookup,
+) -> std::result::Result<Healthcheck, String> {
     let test = match raw.test {
         StringOrList::String(s) => vec!["CMD-SHELL".to_string(), interpolate(&s, lookup)?],
-        StringOrList::List(l) => l.iter().map(|s| interpolate(s, lookup)).collect::<std::result::Result<_, _>>()?,
+        StringOrList::List(l) => l
+            .iter()
+            .map(|s| interpolate(s, lookup))
+            .collect::<std::result::Result<_, _>>()?,
     };
     if !matches!(test.first().map(String::as_str), Some("CMD" | "CMD-SHELL")) {
         return Err("healthcheck.test must start with CMD or CMD-SHELL".into());
     }
     let dur = |d: Option<String>, default: u64| {
-        d.as_deref().map(parse_duration).transpose().map(|d| d.unwrap_or(Duration::from_secs(default)))
+        d.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map(|d| d.unwrap_or(Duration::from_secs(default)))
     };
     Ok(Healthcheck {
         test,
@@ -387,7 +459,9 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
@@ -412,11 +486,15 @@ pub fn interpolate(text: &str, lookup: Lookup) -> std::result::Result<String, St
             out.push('$');
             rest = r;
         } else if let Some(r) = rest.strip_prefix('{') {
-            let end = r.find('}').ok_or_else(|| format!("unterminated `${{` in `{text}`"))?;
+            let end = r
+                .find('}')
+                .ok_or_else(|| format!("unterminated `${{` in `{text}`"))?;
             let expr = &r[..end];
             rest = &r[end + 1..];
             let value = if let Some((name, default)) = expr.split_once(":-") {
-                lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+                lookup(name)
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| default.to_string())
             } else if let Some((name, default)) = expr.split_once('-') {
                 lookup(name).unwrap_or_else(|| default.to_string())
             } else {
@@ -424,9 +502,13 @@ pub fn interpolate(text: &str, lookup: Lookup) -> std::result::Result<String, St
             };
             out.push_str(&value);
         } else {
-            let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             if len == 0 {
-                return Err(format!("lone `$` in `{text}` (write `$$` for a literal dollar)"));
+                return Err(format!(
+                    "lone `$` in `{text}` (write `$$` for a literal dollar)"
+                ));
             }
             out.push_str(&lookup(&rest[..len]).unwrap_or_default());
             rest = &rest[len..];
@@ -444,20 +526,31 @@ fn start_order(services: Vec<Service>) -> std::result::Result<Vec<Service>, Stri
     while !remaining.is_empty() {
         for s in &remaining {
             for d in &s.depends_on {
-                let known = remaining.iter().chain(ordered.iter()).any(|o| o.name == d.service);
+                let known = remaining
+                    .iter()
+                    .chain(ordered.iter())
+                    .any(|o| o.name == d.service);
                 if !known {
-                    return Err(format!("service `{}` depends on unknown service `{}`", s.name, d.service));
+                    return Err(format!(
+                        "service `{}` depends on unknown service `{}`",
+                        s.name, d.service
+                    ));
                 }
             }
         }
-        let ready = remaining
-            .iter()
-            .position(|s| s.depends_on.iter().all(|d| ordered.iter().any(|o| o.name == d.service)));
+        let ready = remaining.iter().position(|s| {
+            s.depends_on
+                .iter()
+                .all(|d| ordered.iter().any(|o| o.name == d.service))
+        });
         match ready {
             Some(i) => ordered.push(remaining.remove(i)),
             None => {
                 let names: Vec<_> = remaining.iter().map(|s| s.name.as_str()).collect();
-                return Err(format!("dependency cycle among services: {}", names.join(", ")));
+                return Err(format!(
+                    "dependency cycle among services: {}",
+                    names.join(", ")
+                ));
             }
         }
     }

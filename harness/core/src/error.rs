@@ -70,7 +70,10 @@ impl Error {
     }
 
     pub fn config(path: impl Into<PathBuf>, message: impl Into<String>) -> Error {
-        Error::Config { path: path.into(), message: message.into() }
+        Error::Config {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -81,9 +84,10 @@ impl Error {
             | Error::Unreachable { .. }
             | Error::RemoteTarget { .. }
             | Error::NoRun { .. } => exit_codes::USAGE,
-            Error::DockerUnavailable(_) | Error::Docker { .. } | Error::Build { .. } | Error::Io { .. } => {
-                exit_codes::ENVIRONMENT
-            }
+            Error::DockerUnavailable(_)
+            | Error::Docker { .. }
+            | Error::Build { .. }
+            | Error::Io { .. } => exit_codes::ENVIRONMENT,
             Error::Unhealthy { .. } | Error::CheckFailed(_) => exit_codes::CHECK_FAILED,
             Error::Interrupted => exit_codes::INTERRUPTED,
         }
@@ -92,14 +96,24 @@ impl Error {
     /// What the user can do next, when there is something useful to say.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            Error::DockerUnavailable(_) => {
-                Some("start Docker, or run `sudo ci/bootstrap.sh` (same as `gauntlet doctor --fix`)")
+            Error::DockerUnavailable(_) => Some(
+                "start Docker, or run `sudo ci/bootstrap.sh` (same as `gauntlet doctor --fix`)",
+            ),
+            Error::Build { .. } => {
+                Some("run `gauntlet doctor` to check the base image and CA bundle")
             }
-            Error::Build { .. } => Some("run `gauntlet doctor` to check the base image and CA bundle"),
-            Error::WrongTarget { .. } => Some("check the port: another program may be listening there"),
-            Error::Unreachable { .. } => Some("is the stack up? `gauntlet status` lists runs and their URLs"),
-            Error::NoRun { .. } => Some("start one with `gauntlet up`; `gauntlet status --all` lists runs"),
-            Error::Unhealthy { .. } => Some("the run was torn down; `--keep-on-failure` keeps it to inspect"),
+            Error::WrongTarget { .. } => {
+                Some("check the port: another program may be listening there")
+            }
+            Error::Unreachable { .. } => {
+                Some("is the stack up? `gauntlet status` lists runs and their URLs")
+            }
+            Error::NoRun { .. } => {
+                Some("start one with `gauntlet up`; `gauntlet status --all` lists runs")
+            }
+            Error::Unhealthy { .. } => {
+                Some("the run was torn down; `--keep-on-failure` keeps it to inspect")
+            }
             _ => None,
         }
     }

@@ -47,7 +47,11 @@ pub enum SystemBinary {
 
 /// Stages the binary and CA bundle, then returns the tag variables for every
 /// service that has a build context (`GAUNTLET_APP_TAG` -> content hash).
-pub fn prepare(checkout: &Path, compose: &ComposeFile, binary: &SystemBinary) -> Result<HashMap<String, String>> {
+pub fn prepare(
+    checkout: &Path,
+    compose: &ComposeFile,
+    binary: &SystemBinary,
+) -> Result<HashMap<String, String>> {
     let staged = checkout.join(SYSTEM_BIN_STAGE);
     match binary {
         SystemBinary::Cargo => {
@@ -66,13 +70,18 @@ pub fn prepare(checkout: &Path, compose: &ComposeFile, binary: &SystemBinary) ->
     let ca = Path::new(HOST_CA_BUNDLE);
     let mut tags = HashMap::new();
     for service in &compose.services {
-        let Some(context) = &service.build_context else { continue };
+        let Some(context) = &service.build_context else {
+            continue;
+        };
         if ca.is_file() {
             copy_if_changed(ca, &context.join("host-ca.crt"))?;
         } else if !context.join("host-ca.crt").is_file() {
             return Err(Error::Build {
                 image: service.name.clone(),
-                message: format!("no CA bundle at {HOST_CA_BUNDLE} to stage into {}", context.display()),
+                message: format!(
+                    "no CA bundle at {HOST_CA_BUNDLE} to stage into {}",
+                    context.display()
+                ),
             });
         }
         tags.insert(tag_variable(&service.name), context_hash(context)?);
@@ -83,10 +92,19 @@ pub fn prepare(checkout: &Path, compose: &ComposeFile, binary: &SystemBinary) ->
 fn cargo_build_system(checkout: &Path) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(&cargo)
-        .args(["build", "--quiet", "-p", SYSTEM_PACKAGE, "--bin", SYSTEM_PACKAGE])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            SYSTEM_PACKAGE,
+            "--bin",
+            SYSTEM_PACKAGE,
+        ])
         .current_dir(checkout)
         .status()
-        .map_err(Error::io(format!("running `{cargo} build -p {SYSTEM_PACKAGE}`")))?;
+        .map_err(Error::io(format!(
+            "running `{cargo} build -p {SYSTEM_PACKAGE}`"
+        )))?;
     if !status.success() {
         return Err(Error::Build {
             image: "app".into(),
@@ -112,7 +130,9 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
     // Write then rename: a concurrent build never sees a half-written file.
     let tmp = to.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, &new).map_err(Error::io(format!("writing {}", tmp.display())))?;
-    let mode = std::fs::metadata(from).map_err(Error::io(format!("reading {}", from.display())))?.permissions();
+    let mode = std::fs::metadata(from)
+        .map_err(Error::io(format!("reading {}", from.display())))?
+        .permissions();
     std::fs::set_permissions(&tmp, mode).map_err(Error::io(format!("chmod {}", tmp.display())))?;
     std::fs::rename(&tmp, to).map_err(Error::io(format!("renaming into {}", to.display())))
 }
@@ -125,7 +145,8 @@ pub fn context_hash(dir: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     for rel in files {
         let path = dir.join(&rel);
-        let bytes = std::fs::read(&path).map_err(Error::io(format!("reading {}", path.display())))?;
+        let bytes =
+            std::fs::read(&path).map_err(Error::io(format!("reading {}", path.display())))?;
         let exec = is_executable(&path);
         hasher.update(rel.to_string_lossy().as_bytes());
         hasher.update([0, exec as u8]);
@@ -136,7 +157,8 @@ pub fn context_hash(dir: &Path) -> Result<String> {
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(Error::io(format!("listing {}", dir.display())))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(Error::io(format!("listing {}", dir.display())))?;
     for entry in entries {
         let entry = entry.map_err(Error::io(format!("listing {}", dir.display())))?;
         let path = entry.path();
@@ -155,7 +177,9 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> 
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// What `build_missing` did for one image.
@@ -170,7 +194,11 @@ pub struct BuiltImage {
 
 /// Builds, in parallel, every service image that does not exist yet.
 /// `compose` must have been loaded with the tag variables from [`prepare`].
-pub async fn build_missing(docker: &Docker, compose: &ComposeFile, show_progress: bool) -> Result<Vec<BuiltImage>> {
+pub async fn build_missing(
+    docker: &Docker,
+    compose: &ComposeFile,
+    show_progress: bool,
+) -> Result<Vec<BuiltImage>> {
     let bars = MultiProgress::new();
     if !show_progress {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -178,17 +206,37 @@ pub async fn build_missing(docker: &Docker, compose: &ComposeFile, show_progress
     let jobs = compose.services.iter().filter_map(|service| {
         let context = service.build_context.clone()?;
         let bar = bars.add(ProgressBar::new_spinner());
-        Some(build_one(docker, service.name.clone(), service.image.clone(), context, bar))
+        Some(build_one(
+            docker,
+            service.name.clone(),
+            service.image.clone(),
+            context,
+            bar,
+        ))
     });
     futures::future::join_all(jobs).await.into_iter().collect()
 }
 
-async fn build_one(docker: &Docker, service: String, image: String, context: PathBuf, bar: ProgressBar) -> Result<BuiltImage> {
+async fn build_one(
+    docker: &Docker,
+    service: String,
+    image: String,
+    context: PathBuf,
+    bar: ProgressBar,
+) -> Result<BuiltImage> {
     let started = Instant::now();
     if docker.inspect_image(&image).await.is_ok() {
-        return Ok(BuiltImage { service, image, built: false, seconds: 0.0 });
+        return Ok(BuiltImage {
+            service,
+            image,
+            built: false,
+            seconds: 0.0,
+        });
     }
-    bar.set_style(ProgressStyle::with_template("{spinner} {prefix:>9} {elapsed:>4} {wide_msg}").expect("template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix:>9} {elapsed:>4} {wide_msg}")
+            .expect("template"),
+    );
     bar.set_prefix(service.clone());
     bar.enable_steady_tick(Duration::from_millis(120));
     bar.set_message(format!("building {image}"));
@@ -198,18 +246,34 @@ async fn build_one(docker: &Docker, service: String, image: String, context: Pat
         tokio::task::spawn_blocking(move || tar_directory(&dir))
             .await
             .expect("tar task")
-            .map_err(Error::io(format!("packing build context {}", context.display())))?
+            .map_err(Error::io(format!(
+                "packing build context {}",
+                context.display()
+            )))?
     };
     let labels = HashMap::from([("dev.gauntlet.image", service.as_str())]);
-    let options = BuildImageOptionsBuilder::new().t(&image).rm(true).forcerm(true).labels(&labels).build();
+    let options = BuildImageOptionsBuilder::new()
+        .t(&image)
+        .rm(true)
+        .forcerm(true)
+        .labels(&labels)
+        .build();
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(tarball.into())));
     let mut tail: Vec<String> = Vec::new();
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| Error::Build { image: image.clone(), message: last_lines(&tail, e.to_string()) })?;
+        let info = item.map_err(|e| Error::Build {
+            image: image.clone(),
+            message: last_lines(&tail, e.to_string()),
+        })?;
         if let Some(detail) = info.error_detail {
-            let message = detail.message.unwrap_or_else(|| "unknown build error".into());
+            let message = detail
+                .message
+                .unwrap_or_else(|| "unknown build error".into());
             bar.finish_with_message(format!("FAILED {image}"));
-            return Err(Error::Build { image, message: last_lines(&tail, message) });
+            return Err(Error::Build {
+                image,
+                message: last_lines(&tail, message),
+            });
         }
         if let Some(line) = info.stream {
             let line = line.trim_end();
@@ -226,7 +290,12 @@ async fn build_one(docker: &Docker, service: String, image: String, context: Pat
     }
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_with_message(format!("built {image} in {seconds:.1}s"));
-    Ok(BuiltImage { service, image, built: true, seconds })
+    Ok(BuiltImage {
+        service,
+        image,
+        built: true,
+        seconds,
+    })
 }
 
 fn last_lines(tail: &[String], message: String) -> String {
@@ -260,8 +329,16 @@ mod tests {
         let h2 = context_hash(dir.path()).unwrap();
         assert_ne!(h1, h2, "content counts");
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path().join("bin/tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_ne!(h2, context_hash(dir.path()).unwrap(), "executable bit counts");
+        std::fs::set_permissions(
+            dir.path().join("bin/tool"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert_ne!(
+            h2,
+            context_hash(dir.path()).unwrap(),
+            "executable bit counts"
+        );
         assert_eq!(h1.len(), 12);
     }
 

@@ -41,7 +41,11 @@ pub async fn build(
     binary: &SystemBinary,
     extra_vars: HashMap<String, String>,
     show_progress: bool,
-) -> Result<(ComposeFile, Vec<images::BuiltImage>, HashMap<String, String>)> {
+) -> Result<(
+    ComposeFile,
+    Vec<images::BuiltImage>,
+    HashMap<String, String>,
+)> {
     let plain = workspace.compose(&extra_vars)?;
     let mut vars = extra_vars;
     vars.extend(images::prepare(&workspace.root, &plain, binary)?);
@@ -64,10 +68,20 @@ fn run_vars(options: &LaunchOptions, workspace: &Workspace) -> HashMap<String, S
     ])
 }
 
-pub async fn launch(docker: &Docker, workspace: &Workspace, options: &LaunchOptions) -> Result<Launched> {
+pub async fn launch(
+    docker: &Docker,
+    workspace: &Workspace,
+    options: &LaunchOptions,
+) -> Result<Launched> {
     let started = Instant::now();
-    let (compose, built, _vars) =
-        build(docker, workspace, &options.binary, run_vars(options, workspace), options.show_progress).await?;
+    let (compose, built, _vars) = build(
+        docker,
+        workspace,
+        &options.binary,
+        run_vars(options, workspace),
+        options.show_progress,
+    )
+    .await?;
     let build_seconds = started.elapsed().as_secs_f64();
 
     let spec = RunSpec {
@@ -78,7 +92,10 @@ pub async fn launch(docker: &Docker, workspace: &Workspace, options: &LaunchOpti
         defects: options.defects.clone(),
         started_at: chrono::Utc::now(),
     };
-    let up_options = UpOptions { service_timeout: options.service_timeout, show_progress: options.show_progress };
+    let up_options = UpOptions {
+        service_timeout: options.service_timeout,
+        show_progress: options.show_progress,
+    };
     let up_started = Instant::now();
     let stack = stack::up(docker, &spec, &compose, &up_options).await?;
 
@@ -87,7 +104,10 @@ pub async fn launch(docker: &Docker, workspace: &Workspace, options: &LaunchOpti
     crate::smoke::wait_pm2_online(&stack, options.service_timeout).await?;
     let (status, body) = api.healthz().await?;
     if status != 200 {
-        return Err(Error::Unhealthy { service: "api".into(), reason: format!("/api/healthz answered {status}: {body}") });
+        return Err(Error::Unhealthy {
+            service: "api".into(),
+            reason: format!("/api/healthz answered {status}: {body}"),
+        });
     }
     let up_seconds = up_started.elapsed().as_secs_f64();
 
@@ -108,5 +128,10 @@ pub async fn launch(docker: &Docker, workspace: &Workspace, options: &LaunchOpti
         urls,
     };
     record.write(&workspace.run_dir(&spec.run_id)?)?;
-    Ok(Launched { stack, record, build_seconds, up_seconds })
+    Ok(Launched {
+        stack,
+        record,
+        build_seconds,
+        up_seconds,
+    })
 }

@@ -47,11 +47,32 @@ struct RawMonit {
     cpu: Option<f64>,
 }
 
-/// Parses `pm2 jlist` output. PM2 may print notices before the JSON array.
+/// Parses `pm2 jlist` output. PM2 may print coloured notices (which contain
+/// `[` too) before the JSON array, so the array is the first line that
+/// starts one.
 pub fn parse_jlist(text: &str, now_ms: i64) -> Result<Vec<Pm2Process>> {
-    let start = text.find('[').ok_or_else(|| Error::CheckFailed(format!("`pm2 jlist` printed no JSON: {}", first_line(text))))?;
-    let raw: Vec<RawProcess> = serde_json::from_str(text[start..].trim_end())
-        .map_err(|e| Error::CheckFailed(format!("`pm2 jlist` output is not the expected JSON: {e}")))?;
+    let start = text
+        .lines()
+        .scan(0usize, |offset, line| {
+            let at = *offset;
+            *offset += line.len() + 1;
+            Some((at, line))
+        })
+        .find(|(_, line)| line.starts_with("[{") || line.trim_end() == "[]")
+        .map(|(at, _)| at)
+        .ok_or_else(|| {
+            Error::CheckFailed(format!(
+                "`pm2 jlist` printed no JSON list: {}",
+                first_line(text)
+            ))
+        })?;
+    let raw: Vec<RawProcess> = serde_json::Deserializer::from_str(&text[start..])
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::CheckFailed("`pm2 jlist` printed no JSON list".into()))?
+        .map_err(|e| {
+            Error::CheckFailed(format!("`pm2 jlist` output is not the expected JSON: {e}"))
+        })?;
     Ok(raw
         .into_iter()
         .map(|p| {
@@ -78,15 +99,30 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("(nothing)")
 }
 
-/// The PM2 process list of the stack's PM2 service.
+/// Printed instead of the list when no PM2 daemon runs. Plain `pm2 jlist`
+/// would start a fresh, empty daemon: looking must not change what is seen.
+const DAEMON_DOWN: &str = "GAUNTLET_PM2_DAEMON_DOWN";
+const JLIST_IF_DAEMON_UP: &str = r#"pidfile="${PM2_HOME:-$HOME/.pm2}/pm2.pid"
+if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then exec pm2 jlist; fi
+echo GAUNTLET_PM2_DAEMON_DOWN"#;
+
+/// The PM2 process list of the stack's PM2 service; empty when the PM2
+/// daemon itself is not running (after `pm2 kill`).
 pub async fn processes(stack: &Stack) -> Result<Vec<Pm2Process>> {
     let service = stack
         .compose()
         .pm2_service()
-        .ok_or_else(|| Error::Usage("no service is labelled dev.gauntlet.pm2=true in the compose file".into()))?
+        .ok_or_else(|| {
+            Error::Usage("no service is labelled dev.gauntlet.pm2=true in the compose file".into())
+        })?
         .name
         .clone();
-    let out = stack.exec(&service, &["pm2", "jlist"]).await?;
+    let out = stack
+        .exec(&service, &["sh", "-c", JLIST_IF_DAEMON_UP])
+        .await?;
+    if out.stdout.trim() == DAEMON_DOWN {
+        return Ok(Vec::new());
+    }
     if out.exit_code != 0 {
         return Err(Error::CheckFailed(format!(
             "`pm2 jlist` in {service} exited with {}: {}",
@@ -117,6 +153,12 @@ mod tests {
         assert_eq!(list[1].pid, None);
         assert_eq!(list[1].uptime_seconds, None, "no uptime unless online");
         assert!(!format!("{list:?}").contains("secret"));
+    }
+
+    #[test]
+    fn skips_coloured_notices_before_the_list() {
+        let text = "\u{1b}[32m[PM2]\u{1b}[39m Spawning PM2 daemon with pm2_home=/root/.pm2\n\u{1b}[32m[PM2]\u{1b}[39m PM2 Successfully daemonized\n[]\n";
+        assert_eq!(parse_jlist(text, 0).unwrap(), vec![]);
     }
 
     #[test]

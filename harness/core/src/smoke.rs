@@ -34,7 +34,12 @@ impl SmokeReport {
         self.checks.iter().filter(|c| !c.passed).collect()
     }
 
-    fn record(&mut self, name: &str, started: Instant, outcome: std::result::Result<String, String>) {
+    fn record(
+        &mut self,
+        name: &str,
+        started: Instant,
+        outcome: std::result::Result<String, String>,
+    ) {
         let (passed, detail) = match outcome {
             Ok(d) => (true, d),
             Err(d) => (false, d),
@@ -60,19 +65,38 @@ pub async fn run(api: &Target, web: Option<&str>, stack: Option<&Stack>) -> Smok
 
     let t = Instant::now();
     let first = first_product(api).await;
-    report.record("public product list", t, first.as_ref().map(|p| format!("first product: {}", p.name)).map_err(Clone::clone));
+    report.record(
+        "public product list",
+        t,
+        first
+            .as_ref()
+            .map(|p| format!("first product: {}", p.name))
+            .map_err(Clone::clone),
+    );
 
     if let Ok(product) = &first {
         let t = Instant::now();
-        report.record("product detail by id and slug", t, product_detail(api, product).await);
+        report.record(
+            "product detail by id and slug",
+            t,
+            product_detail(api, product).await,
+        );
     }
     let t = Instant::now();
-    report.record("unknown product is 404 INV002", t, missing_product(api).await);
+    report.record(
+        "unknown product is 404 INV002",
+        t,
+        missing_product(api).await,
+    );
 
     if let Some(web) = web {
         let t = Instant::now();
         let name = first.as_ref().ok().map(|p| p.name.as_str());
-        report.record("web pages and redirects", t, web_pages(api, web, name).await);
+        report.record(
+            "web pages and redirects",
+            t,
+            web_pages(api, web, name).await,
+        );
     }
     if let Some(stack) = stack {
         let t = Instant::now();
@@ -82,7 +106,12 @@ pub async fn run(api: &Target, web: Option<&str>, stack: Option<&Stack>) -> Smok
 }
 
 async fn get_json(api: &Target, path: &str) -> std::result::Result<(u16, Value, bool), String> {
-    let response = api.http().get(api.url(path)).send().await.map_err(|e| format!("GET {path}: {}", error_chain(&e)))?;
+    let response = api
+        .http()
+        .get(api.url(path))
+        .send()
+        .await
+        .map_err(|e| format!("GET {path}: {}", error_chain(&e)))?;
     let status = response.status().as_u16();
     let has_request_id = response.headers().contains_key("x-request-id");
     let body = response.json().await.unwrap_or(Value::Null);
@@ -91,11 +120,24 @@ async fn get_json(api: &Target, path: &str) -> std::result::Result<(u16, Value, 
 
 async fn healthz(api: &Target) -> Outcome {
     let (status, body) = api.healthz().await.map_err(|e| e.to_string())?;
-    let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string()
+    };
     if status == 200 && field("status") == "ok" && field("db") == "ok" && field("redis") == "ok" {
-        Ok(format!("200, db ok, redis ok, version {}", field("version")))
+        Ok(format!(
+            "200, db ok, redis ok, version {}",
+            field("version")
+        ))
     } else {
-        Err(format!("GET /api/healthz answered {status}: status {}, db {}, redis {}", field("status"), field("db"), field("redis")))
+        Err(format!(
+            "GET /api/healthz answered {status}: status {}, db {}, redis {}",
+            field("status"),
+            field("db"),
+            field("redis")
+        ))
     }
 }
 
@@ -114,19 +156,39 @@ async fn first_product(api: &Target) -> std::result::Result<Product, String> {
     if !has_id {
         return Err(format!("GET {path} has no X-Request-Id header"));
     }
-    let data = body.get("data").and_then(Value::as_array).ok_or(format!("GET {path}: no `data` array"))?;
+    let data = body
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or(format!("GET {path}: no `data` array"))?;
     let total = body.get("total").and_then(Value::as_i64).unwrap_or(-1);
     if data.is_empty() || total < data.len() as i64 {
-        return Err(format!("GET {path}: {} items, total {total}: expected seeded products", data.len()));
+        return Err(format!(
+            "GET {path}: {} items, total {total}: expected seeded products",
+            data.len()
+        ));
     }
     if body.get("per_page").and_then(Value::as_i64) != Some(15) {
-        return Err(format!("GET {path}: per_page is {:?}, the default is 15", body.get("per_page")));
+        return Err(format!(
+            "GET {path}: per_page is {:?}, the default is 15",
+            body.get("per_page")
+        ));
     }
     let p = &data[0];
     Ok(Product {
-        id: p.get("id").and_then(Value::as_i64).ok_or("product without id")?,
-        slug: p.get("slug").and_then(Value::as_str).unwrap_or_default().into(),
-        name: p.get("name").and_then(Value::as_str).unwrap_or_default().into(),
+        id: p
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or("product without id")?,
+        slug: p
+            .get("slug")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
+        name: p
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
     })
 }
 
@@ -136,7 +198,10 @@ async fn product_detail(api: &Target, product: &Product) -> Outcome {
         let (status, body, _) = get_json(api, &path).await?;
         let id = body.pointer("/data/id").and_then(Value::as_i64);
         if status != 200 || id != Some(product.id) {
-            return Err(format!("GET {path} answered {status} with id {id:?}, expected 200 with id {}", product.id));
+            return Err(format!(
+                "GET {path} answered {status} with id {id:?}, expected 200 with id {}",
+                product.id
+            ));
         }
     }
     Ok(format!("product {} found by id and by slug", product.id))
@@ -145,11 +210,16 @@ async fn product_detail(api: &Target, product: &Product) -> Outcome {
 async fn missing_product(api: &Target) -> Outcome {
     let path = "/api/v1/public/products/999999999";
     let (status, body, _) = get_json(api, path).await?;
-    let code = body.pointer("/error/code").and_then(Value::as_str).unwrap_or("none");
+    let code = body
+        .pointer("/error/code")
+        .and_then(Value::as_str)
+        .unwrap_or("none");
     if status == 404 && code == "INV002" {
         Ok("404 INV002".into())
     } else {
-        Err(format!("GET {path} answered {status} with code {code}, expected 404 INV002"))
+        Err(format!(
+            "GET {path} answered {status} with code {code}, expected 404 INV002"
+        ))
     }
 }
 
@@ -157,7 +227,12 @@ async fn web_pages(api: &Target, web: &str, product_name: Option<&str>) -> Outco
     let http = api.http();
     let get = |path: &str| {
         let url = format!("{web}{path}");
-        async move { http.get(&url).send().await.map_err(|e| format!("GET {url}: {}", error_chain(&e))) }
+        async move {
+            http.get(&url)
+                .send()
+                .await
+                .map_err(|e| format!("GET {url}: {}", error_chain(&e)))
+        }
     };
     let page = get("/products").await?;
     let status = page.status().as_u16();
@@ -167,14 +242,24 @@ async fn web_pages(api: &Target, web: &str, product_name: Option<&str>) -> Outco
     }
     if let Some(name) = product_name {
         if !html.contains(&html_escape(name)) {
-            return Err(format!("web GET /products does not show the product `{name}`"));
+            return Err(format!(
+                "web GET /products does not show the product `{name}`"
+            ));
         }
     }
     for (from, to) in [("/login", "/auth/login"), ("/register", "/auth/register")] {
         let r = get(from).await?;
-        let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         if r.status().as_u16() != 307 || location != to {
-            return Err(format!("web GET {from} answered {} to `{location}`, expected 307 to {to}", r.status().as_u16()));
+            return Err(format!(
+                "web GET {from} answered {} to `{location}`, expected 307 to {to}",
+                r.status().as_u16()
+            ));
         }
         let page = get(to).await?;
         if page.status().as_u16() != 200 {
@@ -185,11 +270,17 @@ async fn web_pages(api: &Target, web: &str, product_name: Option<&str>) -> Outco
 }
 
 async fn pm2_online(stack: &Stack) -> Outcome {
-    let list = crate::pm2::processes(stack).await.map_err(|e| e.to_string())?;
+    let list = crate::pm2::processes(stack)
+        .await
+        .map_err(|e| e.to_string())?;
     if list.is_empty() {
         return Err("PM2 manages no process".into());
     }
-    let down: Vec<String> = list.iter().filter(|p| p.status != "online").map(|p| format!("{} is {}", p.name, p.status)).collect();
+    let down: Vec<String> = list
+        .iter()
+        .filter(|p| p.status != "online")
+        .map(|p| format!("{} is {}", p.name, p.status))
+        .collect();
     if down.is_empty() {
         let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
         Ok(format!("online: {}", names.join(", ")))
@@ -200,7 +291,11 @@ async fn pm2_online(stack: &Stack) -> Outcome {
 
 /// The escaping a server-side renderer must apply to text.
 pub fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// Waits until every PM2 process is online (or the deadline passes).
@@ -211,7 +306,10 @@ pub async fn wait_pm2_online(stack: &Stack, timeout: std::time::Duration) -> Res
         match outcome {
             Ok(_) => return Ok(()),
             Err(reason) if Instant::now() >= deadline => {
-                return Err(crate::error::Error::Unhealthy { service: "pm2".into(), reason })
+                return Err(crate::error::Error::Unhealthy {
+                    service: "pm2".into(),
+                    reason,
+                })
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
         }

@@ -32,10 +32,14 @@ impl Target {
         let url = reqwest::Url::parse(base)
             .map_err(|e| Error::Usage(format!("target `{base}` is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Usage(format!("target `{base}`: only http and https are supported")));
+            return Err(Error::Usage(format!(
+                "target `{base}`: only http and https are supported"
+            )));
         }
         if !allow_remote && !is_loopback(&url) {
-            return Err(Error::RemoteTarget { url: base.to_string() });
+            return Err(Error::RemoteTarget {
+                url: base.to_string(),
+            });
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -43,7 +47,10 @@ impl Target {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("reqwest client");
-        Ok(Target { base: base.trim_end_matches('/').to_string(), http })
+        Ok(Target {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -62,22 +69,40 @@ impl Target {
     /// app, and with [`Error::Unreachable`] if nothing answers.
     pub async fn verify_identity(&self) -> Result<Meta> {
         let url = self.url("/v1/meta");
-        let wrong = |reason: String| Error::WrongTarget { url: self.base.clone(), reason };
+        let wrong = |reason: String| Error::WrongTarget {
+            url: self.base.clone(),
+            reason,
+        };
         let response = self
             .http
             .get(&url)
             .send()
             .await
-            .map_err(|e| Error::Unreachable { url: self.base.clone(), reason: error_chain(&e) })?;
+            .map_err(|e| Error::Unreachable {
+                url: self.base.clone(),
+                reason: error_chain(&e),
+            })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(wrong(format!("GET /v1/meta answered {status}, expected 200 with the app's identity")));
+            return Err(wrong(format!(
+                "GET /v1/meta answered {status}, expected 200 with the app's identity"
+            )));
         }
-        let body = response.text().await.map_err(|e| wrong(format!("reading /v1/meta: {e}")))?;
-        let meta: Meta = serde_json::from_str(&body)
-            .map_err(|_| wrong(format!("GET /v1/meta did not return an identity document (got: {})", snippet(&body))))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| wrong(format!("reading /v1/meta: {e}")))?;
+        let meta: Meta = serde_json::from_str(&body).map_err(|_| {
+            wrong(format!(
+                "GET /v1/meta did not return an identity document (got: {})",
+                snippet(&body)
+            ))
+        })?;
         if meta.app != EXPECTED_APP {
-            return Err(wrong(format!("/v1/meta names app `{}`, expected `{EXPECTED_APP}`", meta.app)));
+            return Err(wrong(format!(
+                "/v1/meta names app `{}`, expected `{EXPECTED_APP}`",
+                meta.app
+            )));
         }
         Ok(meta)
     }
@@ -89,7 +114,10 @@ impl Target {
             .get(self.url("/api/healthz"))
             .send()
             .await
-            .map_err(|e| Error::Unreachable { url: self.base.clone(), reason: error_chain(&e) })?;
+            .map_err(|e| Error::Unreachable {
+                url: self.base.clone(),
+                reason: error_chain(&e),
+            })?;
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(serde_json::Value::Null);
         Ok((status, body))
@@ -136,15 +164,31 @@ mod tests {
 
     #[test]
     fn only_loopback_targets_without_allow_remote() {
-        for ok in ["http://127.0.0.1:8080", "http://localhost:1", "http://127.1.2.3", "http://[::1]:80/"] {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://127.1.2.3",
+            "http://[::1]:80/",
+        ] {
             assert!(Target::new(ok, false).is_ok(), "{ok}");
         }
-        for remote in ["http://10.0.0.1", "http://192.168.1.1:80", "https://example.com", "http://0.0.0.0:80"] {
+        for remote in [
+            "http://10.0.0.1",
+            "http://192.168.1.1:80",
+            "https://example.com",
+            "http://0.0.0.0:80",
+        ] {
             let err = Target::new(remote, false).err().expect(remote);
             assert!(matches!(err, Error::RemoteTarget { .. }), "{remote}: {err}");
             assert!(Target::new(remote, true).is_ok());
         }
-        assert!(matches!(Target::new("not a url", false), Err(Error::Usage(_))));
-        assert!(matches!(Target::new("ftp://127.0.0.1", false), Err(Error::Usage(_))));
+        assert!(matches!(
+            Target::new("not a url", false),
+            Err(Error::Usage(_))
+        ));
+        assert!(matches!(
+            Target::new("ftp://127.0.0.1", false),
+            Err(Error::Usage(_))
+        ));
     }
 }

@@ -25,12 +25,16 @@ impl Workspace {
         let compose_path = match explicit {
             Some(path) => {
                 if !path.is_file() {
-                    return Err(Error::Usage(format!("compose file {} does not exist", path.display())));
+                    return Err(Error::Usage(format!(
+                        "compose file {} does not exist",
+                        path.display()
+                    )));
                 }
                 path.to_path_buf()
             }
             None => {
-                let cwd = std::env::current_dir().map_err(Error::io("reading the current directory"))?;
+                let cwd =
+                    std::env::current_dir().map_err(Error::io("reading the current directory"))?;
                 cwd.ancestors()
                     .map(|dir| dir.join(COMPOSE_FILE))
                     .find(|p| p.is_file())
@@ -45,7 +49,10 @@ impl Workspace {
         let compose_path = compose_path
             .canonicalize()
             .map_err(Error::io(format!("resolving {}", compose_path.display())))?;
-        let root = compose_path.parent().expect("a file has a parent").to_path_buf();
+        let root = compose_path
+            .parent()
+            .expect("a file has a parent")
+            .to_path_buf();
         Ok(Workspace { root, compose_path })
     }
 
@@ -91,7 +98,8 @@ impl RunRecord {
     pub fn write(&self, dir: &Path) -> Result<PathBuf> {
         let path = dir.join("run.json");
         let text = serde_json::to_string_pretty(self).expect("serialisable");
-        std::fs::write(&path, text + "\n").map_err(Error::io(format!("writing {}", path.display())))?;
+        std::fs::write(&path, text + "\n")
+            .map_err(Error::io(format!("writing {}", path.display())))?;
         Ok(path)
     }
 }

@@ -11,7 +11,14 @@ pub async fn run(global: &Global, args: BuildArgs) -> Result<i32> {
     let workspace = workspace(global)?;
     let docker = docker::connect().await?;
     let binary = system_binary(&args.binary);
-    let (_, built, vars) = interruptible(launch::build(&docker, &workspace, &binary, Default::default(), !args.env)).await?;
+    let (_, built, vars) = interruptible(launch::build(
+        &docker,
+        &workspace,
+        &binary,
+        Default::default(),
+        !args.env,
+    ))
+    .await?;
     if args.env {
         let mut tags: Vec<_> = vars.iter().filter(|(k, _)| k.ends_with("_TAG")).collect();
         tags.sort();
@@ -20,7 +27,11 @@ pub async fn run(global: &Global, args: BuildArgs) -> Result<i32> {
         }
     } else {
         for image in built {
-            let what = if image.built { format!("built in {:.1}s", image.seconds) } else { "up to date".into() };
+            let what = if image.built {
+                format!("built in {:.1}s", image.seconds)
+            } else {
+                "up to date".into()
+            };
             println!("{:<9} {:<32} {what}", image.service, image.image);
         }
     }

@@ -17,7 +17,13 @@ pub async fn run(global: &Global, args: CheckArgs) -> Result<i32> {
                 Target::new(web, args.allow_remote)?;
             }
             let meta = api.verify_identity().await?;
-            eprintln!("target {} is {} {} ({})", api.base(), meta.app, meta.version, meta.service);
+            eprintln!(
+                "target {} is {} {} ({})",
+                api.base(),
+                meta.app,
+                meta.version,
+                meta.service
+            );
             interruptible(async { Ok(smoke::run(&api, args.web.as_deref(), None).await) }).await?
         }
         None => {
@@ -31,15 +37,23 @@ pub async fn run(global: &Global, args: CheckArgs) -> Result<i32> {
             };
             api.verify_identity().await?;
             eprintln!("checking run {} at {}", stack.run_id(), api.base());
-            interruptible(async { Ok(smoke::run(&api, web.as_deref(), Some(&stack)).await) }).await?
+            interruptible(async { Ok(smoke::run(&api, web.as_deref(), Some(&stack)).await) })
+                .await?
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serialisable")
+        );
     } else {
         print_report(&report);
     }
-    Ok(if report.passed() { exit_codes::OK } else { exit_codes::CHECK_FAILED })
+    Ok(if report.passed() {
+        exit_codes::OK
+    } else {
+        exit_codes::CHECK_FAILED
+    })
 }
 
 pub fn print_report(report: &SmokeReport) {
@@ -47,10 +61,23 @@ pub fn print_report(report: &SmokeReport) {
         .checks
         .iter()
         .map(|c| {
-            vec![c.name.clone(), if c.passed { "pass".into() } else { "FAIL".into() }, format!("{}ms", c.millis), c.detail.clone()]
+            vec![
+                c.name.clone(),
+                if c.passed {
+                    "pass".into()
+                } else {
+                    "FAIL".into()
+                },
+                format!("{}ms", c.millis),
+                c.detail.clone(),
+            ]
         })
         .collect();
     print!("{}", table(&["CHECK", "RESULT", "TIME", "DETAIL"], &rows));
     let failed = report.failures().len();
-    println!("\n{} passed, {} failed", report.checks.len() - failed, failed);
+    println!(
+        "\n{} passed, {} failed",
+        report.checks.len() - failed,
+        failed
+    );
 }

@@ -57,48 +57,105 @@ async fn examine(workspace: &gauntlet_harness::workspace::Workspace) -> Vec<Find
     let engine = docker::connect().await;
     let (ok, detail) = match &engine {
         Ok(d) => match d.version().await {
-            Ok(v) => (true, format!("engine {} (API {})", v.version.unwrap_or_default(), v.api_version.unwrap_or_default())),
+            Ok(v) => (
+                true,
+                format!(
+                    "engine {} (API {})",
+                    v.version.unwrap_or_default(),
+                    v.api_version.unwrap_or_default()
+                ),
+            ),
             Err(e) => (false, e.to_string()),
         },
         Err(e) => (false, e.to_string()),
     };
-    out.push(Finding { what: "docker engine", required: true, ok, detail });
+    out.push(Finding {
+        what: "docker engine",
+        required: true,
+        ok,
+        detail,
+    });
 
     let (ok, detail) = match &engine {
         Ok(d) => match d.inspect_image(BASE_IMAGE).await {
             Ok(_) => (true, BASE_IMAGE.to_string()),
-            Err(_) => (false, format!("{BASE_IMAGE} not present (bootstrap builds it with debootstrap)")),
+            Err(_) => (
+                false,
+                format!("{BASE_IMAGE} not present (bootstrap builds it with debootstrap)"),
+            ),
         },
         Err(_) => (false, "needs the engine".into()),
     };
-    out.push(Finding { what: "base image", required: true, ok, detail });
+    out.push(Finding {
+        what: "base image",
+        required: true,
+        ok,
+        detail,
+    });
 
     let ca = Path::new(HOST_CA_BUNDLE).is_file();
-    out.push(Finding { what: "host CA bundle", required: true, ok: ca, detail: HOST_CA_BUNDLE.into() });
+    out.push(Finding {
+        what: "host CA bundle",
+        required: true,
+        ok: ca,
+        detail: HOST_CA_BUNDLE.into(),
+    });
 
     let (ok, detail) = match workspace.compose(&Default::default()) {
-        Ok(c) => (true, format!("{} services in {}", c.services.len(), c.path.display())),
+        Ok(c) => (
+            true,
+            format!("{} services in {}", c.services.len(), c.path.display()),
+        ),
         Err(e) => (false, e.to_string()),
     };
-    out.push(Finding { what: "compose file", required: true, ok, detail });
+    out.push(Finding {
+        what: "compose file",
+        required: true,
+        ok,
+        detail,
+    });
 
     for (what, argv, required, why) in [
-        ("cargo", &["cargo", "--version"][..], true, "builds the reference system"),
-        ("docker-compose", &["docker-compose", "version", "--short"][..], false, "by-hand use of the compose file"),
-        ("wrk", &["wrk", "--version"][..], false, "reference for `gauntlet bench`"),
+        (
+            "cargo",
+            &["cargo", "--version"][..],
+            true,
+            "builds the reference system",
+        ),
+        (
+            "docker-compose",
+            &["docker-compose", "version", "--short"][..],
+            false,
+            "by-hand use of the compose file",
+        ),
+        (
+            "wrk",
+            &["wrk", "--version"][..],
+            false,
+            "reference for `gauntlet bench`",
+        ),
     ] {
         let found = Command::new(argv[0]).args(&argv[1..]).output().ok();
         // wrk prints its version and exits non-zero; finding it is enough.
         let ok = found.is_some();
         let detail = match found {
-            Some(o) => String::from_utf8_lossy(if o.stdout.is_empty() { &o.stderr } else { &o.stdout })
-                .lines()
-                .next()
-                .unwrap_or(why)
-                .to_string(),
+            Some(o) => String::from_utf8_lossy(if o.stdout.is_empty() {
+                &o.stderr
+            } else {
+                &o.stdout
+            })
+            .lines()
+            .next()
+            .unwrap_or(why)
+            .to_string(),
             None => format!("not found: {why}"),
         };
-        out.push(Finding { what, required, ok, detail });
+        out.push(Finding {
+            what,
+            required,
+            ok,
+            detail,
+        });
     }
     out
 }

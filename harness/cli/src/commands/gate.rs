@@ -17,7 +17,10 @@ pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
     let docker = docker::connect().await?;
     let run_id = stack::new_run_id();
     let options = launch_options(global, &args.run, run_id.clone());
-    eprintln!("gate run {run_id}: seed {} defects [{}]", options.seed, options.defects);
+    eprintln!(
+        "gate run {run_id}: seed {} defects [{}]",
+        options.seed, options.defects
+    );
     let started = Instant::now();
 
     let outcome = interruptible(async {
@@ -27,7 +30,11 @@ pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
         let web = stack.endpoint_url("web").await.ok();
         let checks_started = Instant::now();
         let report = smoke::run(&api, web.as_deref(), Some(&stack)).await;
-        Ok((report, launched.up_seconds, checks_started.elapsed().as_secs_f64()))
+        Ok((
+            report,
+            launched.up_seconds,
+            checks_started.elapsed().as_secs_f64(),
+        ))
     })
     .await;
 
@@ -44,5 +51,9 @@ pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
         started.elapsed().as_secs_f64(),
         options.seed
     );
-    Ok(if report.passed() { exit_codes::OK } else { exit_codes::CHECK_FAILED })
+    Ok(if report.passed() {
+        exit_codes::OK
+    } else {
+        exit_codes::CHECK_FAILED
+    })
 }

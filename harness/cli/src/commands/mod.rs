@@ -50,23 +50,40 @@ fn system_binary(args: &BinaryArgs) -> SystemBinary {
 }
 
 /// The given run, or the latest run of the project started from this checkout.
-async fn find_run(docker: &Docker, global: &Global, workspace: &Workspace, run_id: Option<&str>) -> Result<RunSummary> {
+async fn find_run(
+    docker: &Docker,
+    global: &Global,
+    workspace: &Workspace,
+    run_id: Option<&str>,
+) -> Result<RunSummary> {
     let runs = stack::list_runs(docker, &global.project).await?;
     let checkout = workspace.root.display().to_string();
     let found = match run_id {
         Some(id) => runs.into_iter().find(|r| r.run_id == id),
         None => runs.into_iter().find(|r| r.checkout == checkout),
     };
-    found.ok_or_else(|| Error::NoRun { run: run_id.map(String::from) })
+    found.ok_or_else(|| Error::NoRun {
+        run: run_id.map(String::from),
+    })
 }
 
 /// A stack handle on an existing run.
-async fn attach(docker: &Docker, global: &Global, workspace: &Workspace, run_id: Option<&str>) -> Result<Stack> {
+async fn attach(
+    docker: &Docker,
+    global: &Global,
+    workspace: &Workspace,
+    run_id: Option<&str>,
+) -> Result<Stack> {
     let run = find_run(docker, global, workspace, run_id).await?;
     // Only names, ports and labels are needed from the compose file here, so
     // the image tags need not be computed again.
     let compose = workspace.compose(&Default::default())?;
-    Ok(Stack::attach(docker.clone(), &global.project, &run.run_id, compose))
+    Ok(Stack::attach(
+        docker.clone(),
+        &global.project,
+        &run.run_id,
+        compose,
+    ))
 }
 
 /// Runs `work`; if Ctrl-C or SIGTERM arrives first, drops it and returns

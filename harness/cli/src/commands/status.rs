@@ -28,16 +28,32 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
     if args.all {
         let runs = stack::list_runs(&docker, &global.project).await?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&runs).expect("serialisable"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&runs).expect("serialisable")
+            );
         } else {
             let rows: Vec<Vec<String>> = runs
                 .iter()
                 .map(|r| {
-                    let services: Vec<String> = r.services.iter().map(|(s, st)| format!("{s}:{st}")).collect();
-                    vec![r.run_id.clone(), r.started_at.clone(), r.seed.clone(), services.join(" "), r.checkout.clone()]
+                    let services: Vec<String> = r
+                        .services
+                        .iter()
+                        .map(|(s, st)| format!("{s}:{st}"))
+                        .collect();
+                    vec![
+                        r.run_id.clone(),
+                        r.started_at.clone(),
+                        r.seed.clone(),
+                        services.join(" "),
+                        r.checkout.clone(),
+                    ]
                 })
                 .collect();
-            print!("{}", table(&["RUN", "STARTED", "SEED", "SERVICES", "CHECKOUT"], &rows));
+            print!(
+                "{}",
+                table(&["RUN", "STARTED", "SEED", "SERVICES", "CHECKOUT"], &rows)
+            );
         }
         return Ok(exit_codes::OK);
     }
@@ -59,9 +75,19 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
         Ok(list) => (Some(list), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    let status = Status { project: global.project.clone(), run_id: stack.run_id().into(), services, urls, pm2, pm2_error };
+    let status = Status {
+        project: global.project.clone(),
+        run_id: stack.run_id().into(),
+        services,
+        urls,
+        pm2,
+        pm2_error,
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status).expect("serialisable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).expect("serialisable")
+        );
     } else {
         print_human(&status);
     }
@@ -74,8 +100,17 @@ fn print_human(status: &Status) {
         .services
         .iter()
         .map(|s| {
-            let ports: Vec<String> = s.ports.iter().map(|p| format!("{}:{}->{}", p.host, p.host_port, p.container_port)).collect();
-            vec![s.service.clone(), s.state.clone(), s.health.clone(), ports.join(" ")]
+            let ports: Vec<String> = s
+                .ports
+                .iter()
+                .map(|p| format!("{}:{}->{}", p.host, p.host_port, p.container_port))
+                .collect();
+            vec![
+                s.service.clone(),
+                s.state.clone(),
+                s.health.clone(),
+                ports.join(" "),
+            ]
         })
         .collect();
     print!("{}", table(&["SERVICE", "STATE", "HEALTH", "PORTS"], &rows));
@@ -96,12 +131,29 @@ fn print_human(status: &Status) {
                         p.status.clone(),
                         p.pid.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
                         p.restarts.to_string(),
-                        p.uptime_seconds.map(human_duration).unwrap_or_else(|| "-".into()),
-                        p.memory_bytes.map(|m| format!("{:.1} MiB", m as f64 / 1048576.0)).unwrap_or_else(|| "-".into()),
+                        p.uptime_seconds
+                            .map(human_duration)
+                            .unwrap_or_else(|| "-".into()),
+                        p.memory_bytes
+                            .map(|m| format!("{:.1} MiB", m as f64 / 1048576.0))
+                            .unwrap_or_else(|| "-".into()),
                     ]
                 })
                 .collect();
-            print!("{}", table(&["PM2 PROCESS", "STATUS", "PID", "RESTARTS", "UPTIME", "MEMORY"], &rows));
+            print!(
+                "{}",
+                table(
+                    &[
+                        "PM2 PROCESS",
+                        "STATUS",
+                        "PID",
+                        "RESTARTS",
+                        "UPTIME",
+                        "MEMORY"
+                    ],
+                    &rows
+                )
+            );
         }
         (None, Some(err)) => println!("PM2: unavailable ({err})"),
         (None, None) => {}

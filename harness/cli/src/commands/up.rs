@@ -19,7 +19,10 @@ pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
         None => stack::new_run_id(),
     };
     let options = launch_options(global, &args.run, run_id.clone());
-    eprintln!("run {run_id}: seed {} defects [{}]", options.seed, options.defects);
+    eprintln!(
+        "run {run_id}: seed {} defects [{}]",
+        options.seed, options.defects
+    );
 
     match interruptible(launch::launch(&docker, &workspace, &options)).await {
         Ok(launched) => {
@@ -29,7 +32,9 @@ pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
         Err(err) => {
             let interrupted = matches!(err, Error::Interrupted);
             if args.keep_on_failure && !interrupted {
-                eprintln!("keeping run {run_id} for inspection; remove it with `gauntlet down {run_id}`");
+                eprintln!(
+                    "keeping run {run_id} for inspection; remove it with `gauntlet down {run_id}`"
+                );
             } else {
                 teardown(&docker, &global.project, &run_id).await?;
             }
@@ -53,10 +58,16 @@ pub fn launch_options(global: &Global, run: &RunArgs, run_id: String) -> LaunchO
 fn print_launched(launched: &Launched, json: bool) {
     let record = &launched.record;
     if json {
-        println!("{}", serde_json::to_string_pretty(record).expect("serialisable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(record).expect("serialisable")
+        );
         return;
     }
-    println!("run {} is up (images {:.1}s, stack {:.1}s)", record.run_id, launched.build_seconds, launched.up_seconds);
+    println!(
+        "run {} is up (images {:.1}s, stack {:.1}s)",
+        record.run_id, launched.build_seconds, launched.up_seconds
+    );
     println!("  seed     {}", record.seed);
     if !record.defects.is_empty() {
         println!("  defects  {}", record.defects);

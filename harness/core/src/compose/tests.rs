@@ -1,25 +1,42 @@
 use super::*;
 
 fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     move |k| map.get(k).cloned()
 }
 
 fn parse_str(text: &str) -> Result<ComposeFile> {
-    parse(text, Path::new("/repo/docker-compose.yml"), &vars(&[("TAG", "abc")]))
+    parse(
+        text,
+        Path::new("/repo/docker-compose.yml"),
+        &vars(&[("TAG", "abc")]),
+    )
 }
 
 #[test]
 fn the_repository_compose_file_parses_into_a_startable_order() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docker-compose.yml");
-    let file = ComposeFile::load(&path, &HashMap::from([("GAUNTLET_APP_TAG".into(), "t1".into())])).unwrap();
+    let file = ComposeFile::load(
+        &path,
+        &HashMap::from([("GAUNTLET_APP_TAG".into(), "t1".into())]),
+    )
+    .unwrap();
     let names: Vec<_> = file.services.iter().map(|s| s.name.as_str()).collect();
     let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
-    assert!(pos("postgres") < pos("app") && pos("redis") < pos("app"), "{names:?}");
+    assert!(
+        pos("postgres") < pos("app") && pos("redis") < pos("app"),
+        "{names:?}"
+    );
     let app = file.service("app").unwrap();
     assert_eq!(app.image, "gauntlet/app:t1");
     assert!(app.runs_pm2());
-    assert_eq!(file.endpoint("api").map(|(s, p)| (s.name.as_str(), p)), Some(("app", 8080)));
+    assert_eq!(
+        file.endpoint("api").map(|(s, p)| (s.name.as_str(), p)),
+        Some(("app", 8080))
+    );
     assert!(app.ports.iter().all(|p| p.host_ip.is_loopback()));
     assert!(app.depends_on.iter().all(|d| d.healthy));
     assert!(file.services.iter().all(|s| s.healthcheck.is_some()));
@@ -42,7 +59,9 @@ fn interpolation_follows_compose_rules() {
     for (input, want) in cases {
         assert_eq!(interpolate(input, &v).unwrap(), want, "input {input}");
     }
-    assert!(interpolate("${OPEN", &v).unwrap_err().contains("unterminated"));
+    assert!(interpolate("${OPEN", &v)
+        .unwrap_err()
+        .contains("unterminated"));
     assert!(interpolate("cost $ 5", &v).unwrap_err().contains("$$"));
 }
 
@@ -77,8 +96,14 @@ fn bad_files_are_rejected_with_the_reason() {
     ];
     for (text, want) in cases {
         let err = parse_str(text).unwrap_err().to_string();
-        assert!(err.contains(want), "for\n{text}\nexpected `{want}` in: {err}");
-        assert!(err.starts_with("/repo/docker-compose.yml"), "error names the file: {err}");
+        assert!(
+            err.contains(want),
+            "for\n{text}\nexpected `{want}` in: {err}"
+        );
+        assert!(
+            err.starts_with("/repo/docker-compose.yml"),
+            "error names the file: {err}"
+        );
     }
 }
 
@@ -106,15 +131,33 @@ volumes:
     let f = parse_str(text).unwrap();
     let db = f.service("db").unwrap();
     assert_eq!(db.image, "pg:abc");
-    assert_eq!(db.environment, vec![("A".into(), "1".into()), ("B".into(), "".into())]);
+    assert_eq!(
+        db.environment,
+        vec![("A".into(), "1".into()), ("B".into(), "".into())]
+    );
     assert_eq!(db.ports[0].host_port, Some(5433));
     assert_eq!(db.ports[1].host_port, None);
     assert_eq!(db.ports[1].container_port, 6000);
-    assert_eq!(db.healthcheck.as_ref().unwrap().test, vec!["CMD-SHELL", "pg_isready"]);
-    assert_eq!(db.healthcheck.as_ref().unwrap().interval, Duration::from_secs(2));
-    assert_eq!(db.volumes[0], VolumeMount { volume: "data".into(), target: "/var/lib/data".into() });
+    assert_eq!(
+        db.healthcheck.as_ref().unwrap().test,
+        vec!["CMD-SHELL", "pg_isready"]
+    );
+    assert_eq!(
+        db.healthcheck.as_ref().unwrap().interval,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        db.volumes[0],
+        VolumeMount {
+            volume: "data".into(),
+            target: "/var/lib/data".into()
+        }
+    );
     let app = f.service("app").unwrap();
-    assert_eq!(app.command.as_deref(), Some(&["serve".to_string(), "--fast".to_string()][..]));
+    assert_eq!(
+        app.command.as_deref(),
+        Some(&["serve".to_string(), "--fast".to_string()][..])
+    );
     assert_eq!(app.endpoints(), vec![("api".to_string(), 80)]);
     assert_eq!(f.services[0].name, "db");
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
 use bollard::query_parameters::{
-    InspectContainerOptions, KillContainerOptionsBuilder, LogsOptionsBuilder, RestartContainerOptionsBuilder,
-    StartContainerOptions, StopContainerOptionsBuilder,
+    InspectContainerOptions, KillContainerOptionsBuilder, LogsOptionsBuilder,
+    RestartContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 use futures::StreamExt;
 use serde::Serialize;
@@ -74,7 +74,10 @@ impl Stack {
             Err(e) => return Err(e),
         };
         let state = info.state.unwrap_or_default();
-        let status = state.status.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+        let status = state
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into());
         let health = state
             .health
             .and_then(|h| h.status)
@@ -91,7 +94,10 @@ impl Stack {
                 let binding = bindings?.into_iter().next()?;
                 Some(PublishedPort {
                     container_port,
-                    host: binding.host_ip.filter(|h| !h.is_empty()).unwrap_or_else(|| "127.0.0.1".into()),
+                    host: binding
+                        .host_ip
+                        .filter(|h| !h.is_empty())
+                        .unwrap_or_else(|| "127.0.0.1".into()),
                     host_port: binding.host_port?.parse().ok()?,
                 })
             })
@@ -112,13 +118,23 @@ impl Stack {
     /// asked from Docker now: the host port changes when a container restarts.
     pub async fn endpoint_url(&self, endpoint: &str) -> Result<String> {
         let (service, port) = self.compose.endpoint(endpoint).ok_or_else(|| {
-            Error::Usage(format!("no service declares the endpoint `{endpoint}` in {}", self.compose.path.display()))
+            Error::Usage(format!(
+                "no service declares the endpoint `{endpoint}` in {}",
+                self.compose.path.display()
+            ))
         })?;
         let state = self.state(&service.name).await?;
-        let published = state.ports.iter().find(|p| p.container_port == port).ok_or_else(|| Error::Unhealthy {
-            service: service.name.clone(),
-            reason: format!("container port {port} is not published (container {})", state.state),
-        })?;
+        let published = state
+            .ports
+            .iter()
+            .find(|p| p.container_port == port)
+            .ok_or_else(|| Error::Unhealthy {
+                service: service.name.clone(),
+                reason: format!(
+                    "container port {port} is not published (container {})",
+                    state.state
+                ),
+            })?;
         Ok(format!("http://{}:{}", published.host, published.host_port))
     }
 
@@ -141,17 +157,23 @@ impl Stack {
                         ),
                     });
                 }
-                (Some(ContainerStateStatusEnum::RUNNING), Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
-                (Some(ContainerStateStatusEnum::RUNNING), None | Some(HealthStatusEnum::NONE | HealthStatusEnum::EMPTY)) => {
+                (Some(ContainerStateStatusEnum::RUNNING), Some(HealthStatusEnum::HEALTHY)) => {
                     return Ok(())
                 }
+                (
+                    Some(ContainerStateStatusEnum::RUNNING),
+                    None | Some(HealthStatusEnum::NONE | HealthStatusEnum::EMPTY),
+                ) => return Ok(()),
                 _ => {}
             }
             if Instant::now() >= deadline {
                 let logs = self.logs_tail(service, 30).await.unwrap_or_default();
                 return Err(Error::Unhealthy {
                     service: service.into(),
-                    reason: format!("not healthy after {}s; last log lines:\n{logs}", timeout.as_secs()),
+                    reason: format!(
+                        "not healthy after {}s; last log lines:\n{logs}",
+                        timeout.as_secs()
+                    ),
                 });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -161,7 +183,11 @@ impl Stack {
     /// The last `lines` lines of the container's output.
     pub async fn logs_tail(&self, service: &str, lines: usize) -> Result<String> {
         let name = self.container_name(service);
-        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).tail(&lines.to_string()).build();
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
         let mut stream = self.docker.logs(&name, Some(options));
         let mut out = String::new();
         while let Some(chunk) = stream.next().await {
@@ -173,7 +199,9 @@ impl Stack {
 
     pub async fn stop(&self, service: &str, timeout: Duration) -> Result<()> {
         let name = self.container_name(service);
-        let options = StopContainerOptionsBuilder::new().t(timeout.as_secs() as i32).build();
+        let options = StopContainerOptionsBuilder::new()
+            .t(timeout.as_secs() as i32)
+            .build();
         match self.docker.stop_container(&name, Some(options)).await {
             Err(e) if !is_conflict(&e) => Err(Error::docker(format!("stopping {name}"))(e)),
             _ => Ok(()),
@@ -182,7 +210,11 @@ impl Stack {
 
     pub async fn start(&self, service: &str) -> Result<()> {
         let name = self.container_name(service);
-        match self.docker.start_container(&name, None::<StartContainerOptions>).await {
+        match self
+            .docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await
+        {
             Err(e) if !is_conflict(&e) => Err(Error::docker(format!("starting {name}"))(e)),
             _ => Ok(()),
         }
@@ -190,25 +222,39 @@ impl Stack {
 
     pub async fn restart(&self, service: &str, timeout: Duration) -> Result<()> {
         let name = self.container_name(service);
-        let options = RestartContainerOptionsBuilder::new().t(timeout.as_secs() as i32).build();
-        self.docker.restart_container(&name, Some(options)).await.map_err(Error::docker(format!("restarting {name}")))
+        let options = RestartContainerOptionsBuilder::new()
+            .t(timeout.as_secs() as i32)
+            .build();
+        self.docker
+            .restart_container(&name, Some(options))
+            .await
+            .map_err(Error::docker(format!("restarting {name}")))
     }
 
     /// Sends a signal (`SIGKILL`, `SIGTERM`, `SIGSTOP`...) to the container's main process.
     pub async fn kill(&self, service: &str, signal: &str) -> Result<()> {
         let name = self.container_name(service);
         let options = KillContainerOptionsBuilder::new().signal(signal).build();
-        self.docker.kill_container(&name, Some(options)).await.map_err(Error::docker(format!("sending {signal} to {name}")))
+        self.docker
+            .kill_container(&name, Some(options))
+            .await
+            .map_err(Error::docker(format!("sending {signal} to {name}")))
     }
 
     pub async fn pause(&self, service: &str) -> Result<()> {
         let name = self.container_name(service);
-        self.docker.pause_container(&name).await.map_err(Error::docker(format!("pausing {name}")))
+        self.docker
+            .pause_container(&name)
+            .await
+            .map_err(Error::docker(format!("pausing {name}")))
     }
 
     pub async fn unpause(&self, service: &str) -> Result<()> {
         let name = self.container_name(service);
-        self.docker.unpause_container(&name).await.map_err(Error::docker(format!("unpausing {name}")))
+        self.docker
+            .unpause_container(&name)
+            .await
+            .map_err(Error::docker(format!("unpausing {name}")))
     }
 
     /// Runs a command inside the service's container and collects its output.
@@ -230,8 +276,11 @@ impl Stack {
             .map_err(Error::docker(context()))?;
         let mut stdout = String::new();
         let mut stderr = String::new();
-        if let StartExecResults::Attached { mut output, .. } =
-            self.docker.start_exec(&exec.id, None).await.map_err(Error::docker(context()))?
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(Error::docker(context()))?
         {
             while let Some(chunk) = output.next().await {
                 match chunk.map_err(Error::docker(context()))? {
@@ -242,7 +291,15 @@ impl Stack {
                 }
             }
         }
-        let inspect = self.docker.inspect_exec(&exec.id).await.map_err(Error::docker(context()))?;
-        Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), stdout, stderr })
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(Error::docker(context()))?;
+        Ok(ExecOutput {
+            exit_code: inspect.exit_code.unwrap_or(-1),
+            stdout,
+            stderr,
+        })
     }
 }

@@ -43,7 +43,12 @@ pub struct Stack {
 
 impl Stack {
     pub fn attach(docker: Docker, project: &str, run_id: &str, compose: ComposeFile) -> Stack {
-        Stack { docker, project: project.to_string(), run_id: run_id.to_string(), compose }
+        Stack {
+            docker,
+            project: project.to_string(),
+            run_id: run_id.to_string(),
+            compose,
+        }
     }
 
     pub fn run_id(&self) -> &str {
@@ -72,8 +77,16 @@ impl Stack {
 
     fn service_checked(&self, service: &str) -> Result<&crate::compose::Service> {
         self.compose.service(service).ok_or_else(|| {
-            let known: Vec<_> = self.compose.services.iter().map(|s| s.name.as_str()).collect();
-            Error::Usage(format!("unknown service `{service}` (services: {})", known.join(", ")))
+            let known: Vec<_> = self
+                .compose
+                .services
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            Error::Usage(format!(
+                "unknown service `{service}` (services: {})",
+                known.join(", ")
+            ))
         })
     }
 }
@@ -91,7 +104,9 @@ pub fn new_run_id() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    let tail: String = (0..6).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let tail: String = (0..6)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("r{tail}")
 }
 
@@ -99,7 +114,9 @@ pub fn new_run_id() -> String {
 pub fn validate_name(kind: &str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
         && value.len() <= 40
-        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !value.starts_with('-');
     if ok {
         Ok(())

@@ -49,8 +49,14 @@ fn filters(project: &str, run: Option<&str>) -> HashMap<String, Vec<String>> {
 
 /// Every run of `project` that has a container, newest first.
 pub async fn list_runs(docker: &Docker, project: &str) -> Result<Vec<RunSummary>> {
-    let options = ListContainersOptionsBuilder::new().all(true).filters(&filters(project, None)).build();
-    let containers = docker.list_containers(Some(options)).await.map_err(Error::docker("listing containers"))?;
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters(project, None))
+        .build();
+    let containers = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(Error::docker("listing containers"))?;
     let mut runs: BTreeMap<String, RunSummary> = BTreeMap::new();
     for c in containers {
         let l = c.labels.unwrap_or_default();
@@ -64,7 +70,10 @@ pub async fn list_runs(docker: &Docker, project: &str) -> Result<Vec<RunSummary>
             defects: get(labels::DEFECTS),
             services: BTreeMap::new(),
         });
-        let state = c.state.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+        let state = c
+            .state
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into());
         run.services.insert(get(labels::SERVICE), state);
     }
     let mut runs: Vec<RunSummary> = runs.into_values().collect();
@@ -79,21 +88,38 @@ pub async fn reap(docker: &Docker, project: &str, run: Option<&str>) -> Result<R
     let f = filters(project, run);
     let mut report = ReapReport::default();
 
-    let options = ListContainersOptionsBuilder::new().all(true).filters(&f).build();
-    let containers = docker.list_containers(Some(options)).await.map_err(Error::docker("listing containers"))?;
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&f)
+        .build();
+    let containers = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(Error::docker("listing containers"))?;
     for c in containers {
         let Some(id) = c.id else { continue };
-        let name = c.names.and_then(|n| n.into_iter().next()).unwrap_or_else(|| id.clone());
-        let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        let name = c
+            .names
+            .and_then(|n| n.into_iter().next())
+            .unwrap_or_else(|| id.clone());
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
         match docker.remove_container(&id, Some(options)).await {
-            Ok(()) => report.containers.push(name.trim_start_matches('/').to_string()),
+            Ok(()) => report
+                .containers
+                .push(name.trim_start_matches('/').to_string()),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(Error::docker(format!("removing container {name}"))(e)),
         }
     }
 
     let options = ListNetworksOptionsBuilder::new().filters(&f).build();
-    let networks = docker.list_networks(Some(options)).await.map_err(Error::docker("listing networks"))?;
+    let networks = docker
+        .list_networks(Some(options))
+        .await
+        .map_err(Error::docker("listing networks"))?;
     for n in networks {
         let Some(name) = n.name else { continue };
         match docker.remove_network(&name).await {
@@ -104,9 +130,15 @@ pub async fn reap(docker: &Docker, project: &str, run: Option<&str>) -> Result<R
     }
 
     let options = ListVolumesOptionsBuilder::new().filters(&f).build();
-    let volumes = docker.list_volumes(Some(options)).await.map_err(Error::docker("listing volumes"))?;
+    let volumes = docker
+        .list_volumes(Some(options))
+        .await
+        .map_err(Error::docker("listing volumes"))?;
     for v in volumes.volumes.unwrap_or_default() {
-        match docker.remove_volume(&v.name, None::<RemoveVolumeOptions>).await {
+        match docker
+            .remove_volume(&v.name, None::<RemoveVolumeOptions>)
+            .await
+        {
             Ok(()) => report.volumes.push(v.name),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(Error::docker(format!("removing volume {}", v.name))(e)),

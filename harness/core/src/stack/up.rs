@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, NetworkCreateRequest,
-    NetworkingConfig, PortBinding, VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
@@ -26,13 +26,21 @@ pub struct UpOptions {
 
 impl Default for UpOptions {
     fn default() -> Self {
-        UpOptions { service_timeout: Duration::from_secs(120), show_progress: false }
+        UpOptions {
+            service_timeout: Duration::from_secs(120),
+            show_progress: false,
+        }
     }
 }
 
 /// Brings up every service of `compose` for the run in `spec`. On error the
 /// run is left as it is: the caller tears it down (and may keep it to debug).
-pub async fn up(docker: &Docker, spec: &RunSpec, compose: &ComposeFile, options: &UpOptions) -> Result<Stack> {
+pub async fn up(
+    docker: &Docker,
+    spec: &RunSpec,
+    compose: &ComposeFile,
+    options: &UpOptions,
+) -> Result<Stack> {
     let stack = Stack::attach(docker.clone(), &spec.project, &spec.run_id, compose.clone());
     let run_labels = run_labels(spec);
 
@@ -68,7 +76,11 @@ pub async fn up(docker: &Docker, spec: &RunSpec, compose: &ComposeFile, options:
             .services
             .iter()
             .filter(|s| !started.contains(&s.name.as_str()))
-            .filter(|s| s.depends_on.iter().all(|d| started.contains(&d.service.as_str())))
+            .filter(|s| {
+                s.depends_on
+                    .iter()
+                    .all(|d| started.contains(&d.service.as_str()))
+            })
             .collect();
         let jobs = wave.iter().map(|service| {
             let bar = bars.add(ProgressBar::new_spinner());
@@ -103,7 +115,10 @@ async fn start_service(
     bar: ProgressBar,
 ) -> Result<()> {
     let begun = Instant::now();
-    bar.set_style(ProgressStyle::with_template("{spinner} {prefix:>9} {elapsed:>4} {wide_msg}").expect("template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix:>9} {elapsed:>4} {wide_msg}")
+            .expect("template"),
+    );
     bar.set_prefix(service.name.clone());
     bar.enable_steady_tick(Duration::from_millis(120));
     bar.set_message("starting");
@@ -115,14 +130,23 @@ async fn start_service(
         .docker
         .create_container(Some(create), body)
         .await
-        .map_err(Error::docker(format!("creating container {name} from {}", service.image)))?;
+        .map_err(Error::docker(format!(
+            "creating container {name} from {}",
+            service.image
+        )))?;
     stack
         .docker
-        .start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)
+        .start_container(
+            &name,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
         .await
         .map_err(Error::docker(format!("starting {name}")))?;
     bar.set_message("waiting until healthy");
-    match stack.wait_healthy(&service.name, options.service_timeout).await {
+    match stack
+        .wait_healthy(&service.name, options.service_timeout)
+        .await
+    {
         Ok(()) => {
             bar.finish_with_message(format!("healthy in {:.1}s", begun.elapsed().as_secs_f64()));
             Ok(())
@@ -134,7 +158,11 @@ async fn start_service(
     }
 }
 
-fn container_body(spec: &RunSpec, service: &Service, run_labels: &HashMap<String, String>) -> ContainerCreateBody {
+fn container_body(
+    spec: &RunSpec,
+    service: &Service,
+    run_labels: &HashMap<String, String>,
+) -> ContainerCreateBody {
     let mut labels = run_labels.clone();
     labels.extend(service.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     labels.insert(labels::SERVICE.into(), service.name.clone());
@@ -163,16 +191,31 @@ fn container_body(spec: &RunSpec, service: &Service, run_labels: &HashMap<String
     let network = network_name(&spec.project, &spec.run_id);
     // The service name is a network alias, so services reach each other by
     // the names the compose file uses (`postgres:5432`), in every run.
-    let endpoint = EndpointSettings { aliases: Some(vec![service.name.clone()]), ..Default::default() };
+    let endpoint = EndpointSettings {
+        aliases: Some(vec![service.name.clone()]),
+        ..Default::default()
+    };
     let nanos = |d: Duration| d.as_nanos() as i64;
 
     ContainerCreateBody {
         image: Some(service.image.clone()),
         hostname: Some(service.name.clone()),
-        env: Some(service.environment.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: Some(
+            service
+                .environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
         cmd: service.command.clone(),
         labels: Some(labels),
-        exposed_ports: Some(service.ports.iter().map(|p| format!("{}/tcp", p.container_port)).collect()),
+        exposed_ports: Some(
+            service
+                .ports
+                .iter()
+                .map(|p| format!("{}/tcp", p.container_port))
+                .collect(),
+        ),
         stop_timeout: service.stop_grace_period.map(|d| d.as_secs() as i64),
         healthcheck: service.healthcheck.as_ref().map(|h| HealthConfig {
             test: Some(h.test.clone()),
@@ -188,7 +231,9 @@ fn container_body(spec: &RunSpec, service: &Service, run_labels: &HashMap<String
             mounts: Some(mounts),
             ..Default::default()
         }),
-        networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(network, endpoint)])) }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(network, endpoint)])),
+        }),
         ..Default::default()
     }
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command from the README: prepares the machine, builds, and runs
+# every test (unit, CLI, and the stack tests against the real Docker engine).
+# CI runs exactly this through .ci/run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=$(date +%s)
+stamp() { printf '== %s (+%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+stamp "bootstrap"
+if [ "$(id -u)" -eq 0 ]; then
+  bash ci/bootstrap.sh
+else
+  echo "not root: skipping ci/bootstrap.sh; 'gauntlet doctor' says what is missing"
+fi
+
+stamp "cargo build"
+cargo build --workspace --locked
+
+stamp "images"
+# Build the stack's images once, so parallel tests never race to build them.
+target/debug/gauntlet build --system-bin target/debug/gauntlet-system
+
+stamp "tests"
+cargo nextest run --workspace --locked --profile ci
+
+stamp "done"

@@ -1,0 +1,142 @@
+//! CLI behaviour that needs no Docker: bad input gets a clear one-line
+//! reason and the documented exit code.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use common::run;
+
+/// A stray HTTP server that answers every request with `body` (status 200).
+fn stray_server(status_line: &'static str, body: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.1 {status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_stray_server_that_is_another_app_is_refused() {
+    let port = stray_server(
+        "200 OK",
+        r#"{"app":"someone-elses-api","service":"api","version":"1","instance_id":"x","started_at":"y"}"#,
+    );
+    let out = run(
+        "gt-cli",
+        &["check", "--target", &format!("http://127.0.0.1:{port}")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not the expected app"), "{stderr}");
+    assert!(
+        stderr.contains("someone-elses-api"),
+        "names what it found: {stderr}"
+    );
+}
+
+#[test]
+fn a_stray_server_without_identity_is_refused() {
+    let port = stray_server("404 Not Found", "<html>nginx</html>");
+    let out = run(
+        "gt-cli",
+        &["check", "--target", &format!("http://127.0.0.1:{port}")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not the expected app") && stderr.contains("404"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unreachable_target_is_a_usage_error() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again
+    let out = run(
+        "gt-cli",
+        &["check", "--target", &format!("http://127.0.0.1:{port}")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unreachable"));
+}
+
+#[test]
+fn a_remote_target_is_refused_without_allow_remote() {
+    let out = run("gt-cli", &["check", "--target", "http://192.0.2.10:8080"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+}
+
+#[test]
+fn no_docker_engine_is_an_environment_error_with_a_hint() {
+    let out = common::gauntlet("gt-cli", &["status"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Docker engine not reachable"), "{stderr}");
+    assert!(stderr.contains("bootstrap"), "hints at the fix: {stderr}");
+}
+
+#[test]
+fn a_broken_compose_file_names_the_file_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &path,
+        "services:\n  db:\n    image: x\n    ports: [\"5432:5432\"]\n",
+    )
+    .unwrap();
+    let out = common::gauntlet("gt-cli", &["--compose", path.to_str().unwrap(), "doctor"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("docker-compose.yml") && stdout.contains("port `5432:5432`"),
+        "{stdout}"
+    );
+    assert_ne!(out.status.code(), Some(0));
+
+    let out = common::gauntlet(
+        "gt-cli",
+        &["--compose", path.to_str().unwrap(), "up", "--no-cargo"],
+    )
+    .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    .output()
+    .unwrap();
+    // The compose file is read before Docker is needed? Either way: a clear
+    // non-zero exit, never a panic.
+    assert!(matches!(out.status.code(), Some(2 | 3)), "{out:?}");
+}
+
+#[test]
+fn bad_names_and_flags_are_usage_errors() {
+    let out = run("Bad_Project!", &["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("project `Bad_Project!` is invalid"));
+    let out = run("gt-cli", &["up", "--seed", "abc"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap reports usage errors with 2"
+    );
+    let out = run("gt-cli", &["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
