@@ -24,6 +24,9 @@ pub struct LaunchOptions {
     pub binary: SystemBinary,
     pub show_progress: bool,
     pub service_timeout: Duration,
+    /// Further compose variables (e.g. raised rate limits for a load test);
+    /// they override the run's defaults.
+    pub extra_vars: HashMap<String, String>,
 }
 
 pub struct Launched {
@@ -58,14 +61,16 @@ pub async fn build(
 /// the defect switches.
 fn run_vars(options: &LaunchOptions, workspace: &Workspace) -> HashMap<String, String> {
     let secret = || Alphanumeric.sample_string(&mut rand::rng(), 24);
-    HashMap::from([
+    let mut vars = HashMap::from([
         ("GAUNTLET_PG_OWNER_PASSWORD".into(), secret()),
         ("GAUNTLET_PG_APP_PASSWORD".into(), secret()),
         ("GAUNTLET_ADMIN_TOKEN".into(), secret()),
         ("GAUNTLET_SEED".into(), options.seed.to_string()),
         ("SYSTEM_DEFECTS".into(), options.defects.clone()),
         ("GAUNTLET_GIT_SHA".into(), workspace.git_sha()),
-    ])
+    ]);
+    vars.extend(options.extra_vars.clone());
+    vars
 }
 
 pub async fn launch(

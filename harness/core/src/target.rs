@@ -73,15 +73,7 @@ impl Target {
             url: self.base.clone(),
             reason,
         };
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| Error::Unreachable {
-                url: self.base.clone(),
-                reason: error_chain(&e),
-            })?;
+        let response = self.get(&url).await?;
         let status = response.status();
         if !status.is_success() {
             return Err(wrong(format!(
@@ -107,17 +99,17 @@ impl Target {
         Ok(meta)
     }
 
+    /// A GET whose transport failure means the target is unreachable.
+    async fn get(&self, url: &str) -> Result<reqwest::Response> {
+        self.http.get(url).send().await.map_err(|e| Error::Unreachable {
+            url: self.base.clone(),
+            reason: error_chain(&e),
+        })
+    }
+
     /// `GET /api/healthz`: status code and JSON body (whatever the code).
     pub async fn healthz(&self) -> Result<(u16, serde_json::Value)> {
-        let response = self
-            .http
-            .get(self.url("/api/healthz"))
-            .send()
-            .await
-            .map_err(|e| Error::Unreachable {
-                url: self.base.clone(),
-                reason: error_chain(&e),
-            })?;
+        let response = self.get(&self.url("/api/healthz")).await?;
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(serde_json::Value::Null);
         Ok((status, body))

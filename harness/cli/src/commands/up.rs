@@ -52,6 +52,7 @@ pub fn launch_options(global: &Global, run: &RunArgs, run_id: String) -> LaunchO
         binary: system_binary(&run.binary),
         show_progress: true,
         service_timeout: Duration::from_secs(run.service_timeout),
+        extra_vars: Default::default(),
     }
 }
 

@@ -114,6 +114,19 @@ impl Stack {
         })
     }
 
+    /// One variable of the service's container environment (for secrets the
+    /// run generated, such as the admin token). Never log the value.
+    pub async fn env_var(&self, service: &str, name: &str) -> Result<Option<String>> {
+        let info = self.inspect(service).await?;
+        let prefix = format!("{name}=");
+        Ok(info
+            .config
+            .and_then(|c| c.env)
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|kv| kv.strip_prefix(&prefix).map(String::from)))
+    }
+
     /// `http://127.0.0.1:PORT` of a named endpoint (`api`, `web`, `sink`),
     /// asked from Docker now: the host port changes when a container restarts.
     pub async fn endpoint_url(&self, endpoint: &str) -> Result<String> {
