@@ -150,6 +150,14 @@ pub struct Config {
     pub fixture_size: FixtureSize,
     pub git_sha: String,
     pub sink_data_dir: PathBuf,
+    /// Event pipeline, webhooks and sync queue (`src/pipeline_config.rs`).
+    pub pipeline: crate::pipeline_config::PipelineConfig,
+    /// Argon2id cost (`PASSWORD_HASH_MEMORY_KIB`, `PASSWORD_HASH_ITERATIONS`).
+    pub password_cost: crate::passwords::HashCost,
+    /// `RATE_LIMIT_*`.
+    pub rate_limits: crate::ratelimit::RateLimits,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
 }
 
 impl Config {
@@ -194,6 +202,12 @@ impl Config {
             sink_data_dir: get("SINK_DATA_DIR")
                 .unwrap_or_else(|| DEFAULT_SINK_DATA_DIR.to_owned())
                 .into(),
+            pipeline: crate::pipeline_config::PipelineConfig::from_env(env)?,
+            password_cost: crate::passwords::HashCost::from_env(env)?,
+            rate_limits: crate::ratelimit::RateLimits::from_env(env)?,
+            trusted_proxies: crate::client_ip::TrustedProxies::parse(
+                &get("TRUSTED_PROXIES").unwrap_or_default(),
+            )?,
         })
     }
 

@@ -15,6 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::config::{ConfigError, Secret};
+use crate::passwords::HashCost;
 use crate::retry::Backoff;
 
 /// How long a request waits for a pooled connection before failing.
@@ -130,10 +131,11 @@ pub async fn bootstrap(
     owner: PgConnectOptions,
     seed: u64,
     size: FixtureSize,
+    cost: HashCost,
 ) -> Result<(), BootstrapError> {
     let mut backoff = Backoff::default();
     loop {
-        match bootstrap_once(&owner, seed, size).await {
+        match bootstrap_once(&owner, seed, size, cost).await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, retry_in_ms = backoff.peek().as_millis() as u64, "postgres not ready for migrations; retrying");
@@ -148,6 +150,7 @@ async fn bootstrap_once(
     owner: &PgConnectOptions,
     seed: u64,
     size: FixtureSize,
+    cost: HashCost,
 ) -> Result<(), BootstrapError> {
     let pool = PgPoolOptions::new()
         .max_connections(2)
@@ -161,7 +164,7 @@ async fn bootstrap_once(
             .await
             .map_err(BootstrapError::Migrate)?;
         tracing::info!("migrations applied");
-        let outcome = load_fixtures(&pool, seed, size).await?;
+        let outcome = load_fixtures(&pool, seed, size, cost).await?;
         tracing::info!(seed, size = %size, outcome = ?outcome, "fixtures ready");
         Ok(())
     }
@@ -173,14 +176,16 @@ async fn bootstrap_once(
 /// Loads `generate(seed, size)` unless `fixture_loads` records it already.
 /// One transaction under an advisory lock, so concurrent starts load once.
 /// Rows whose e-mail or slug exist already (from another seed) are kept and
-/// counted as skipped.
+/// counted as skipped. Fixture users get the password
+/// `gauntlet_fixtures::user_password(seed)`, hashed once per load with `cost`.
 pub async fn load_fixtures(
     pool: &PgPool,
     seed: u64,
     size: FixtureSize,
+    cost: HashCost,
 ) -> Result<FixtureOutcome, BootstrapError> {
     let mut tx = pool.begin().await.map_err(BootstrapError::Fixtures)?;
-    let outcome = load_in_tx(&mut tx, seed, size).await?;
+    let outcome = load_in_tx(&mut tx, seed, size, cost).await?;
     tx.commit().await.map_err(BootstrapError::Fixtures)?;
     if outcome != FixtureOutcome::AlreadyLoaded {
         sqlx::query("ANALYZE users, products")
@@ -195,6 +200,7 @@ async fn load_in_tx(
     tx: &mut Transaction<'_, Postgres>,
     seed: u64,
     size: FixtureSize,
+    cost: HashCost,
 ) -> Result<FixtureOutcome, BootstrapError> {
     let db = BootstrapError::Fixtures;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -210,16 +216,18 @@ async fn load_in_tx(
             .await
             .map_err(db)?;
     if loaded.is_some() {
+        backfill_passwords(tx, seed, cost).await?;
         return Ok(FixtureOutcome::AlreadyLoaded);
     }
     let started = std::time::Instant::now();
+    let password_hash = fixture_password_hash(seed, cost).await?;
     let fixture: Fixture = tokio::task::spawn_blocking(move || generate(seed, size))
         .await
         .map_err(|e| BootstrapError::Generate(e.to_string()))?;
-    let mut users = insert_users(tx, &fixture.producers, "producer")
+    let mut users = insert_users(tx, &fixture.producers, "producer", &password_hash)
         .await
         .map_err(db)?;
-    users += insert_users(tx, &fixture.consumers, "consumer")
+    users += insert_users(tx, &fixture.consumers, "consumer", &password_hash)
         .await
         .map_err(db)?;
     let producer_ids = user_ids(tx, &fixture).await.map_err(db)?;
@@ -247,23 +255,58 @@ async fn load_in_tx(
     })
 }
 
+async fn fixture_password_hash(seed: u64, cost: HashCost) -> Result<String, BootstrapError> {
+    let password = gauntlet_fixtures::user_password(seed);
+    tokio::task::spawn_blocking(move || crate::passwords::hash_blocking(cost, &password))
+        .await
+        .map_err(|e| BootstrapError::Generate(e.to_string()))?
+        .map_err(|e| BootstrapError::Generate(e.to_string()))
+}
+
+/// Databases loaded before accounts had passwords: give the fixture
+/// password to users without one (registered users always have one).
+async fn backfill_passwords(
+    tx: &mut Transaction<'_, Postgres>,
+    seed: u64,
+    cost: HashCost,
+) -> Result<(), BootstrapError> {
+    let missing: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE password_hash IS NULL)")
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(BootstrapError::Fixtures)?;
+    if missing {
+        let hash = fixture_password_hash(seed, cost).await?;
+        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE password_hash IS NULL")
+            .bind(hash)
+            .execute(&mut **tx)
+            .await
+            .map_err(BootstrapError::Fixtures)?
+            .rows_affected();
+        tracing::info!(users = n, "fixture passwords backfilled");
+    }
+    Ok(())
+}
+
 async fn insert_users(
     tx: &mut Transaction<'_, Postgres>,
     users: &[gauntlet_fixtures::UserSeed],
     role: &str,
+    password_hash: &str,
 ) -> Result<u64, sqlx::Error> {
     let mut inserted = 0;
     for chunk in users.chunks(INSERT_BATCH) {
         let names: Vec<&str> = chunk.iter().map(|u| u.name.as_str()).collect();
         let emails: Vec<&str> = chunk.iter().map(|u| u.email.as_str()).collect();
         inserted += sqlx::query(
-            "INSERT INTO users (name, email, role, status)
-             SELECT n, e, $3::text, 'active' FROM UNNEST($1::text[], $2::text[]) AS t(n, e)
+            "INSERT INTO users (name, email, role, status, password_hash)
+             SELECT n, e, $3::text, 'active', $4 FROM UNNEST($1::text[], $2::text[]) AS t(n, e)
              ON CONFLICT (email) DO NOTHING",
         )
         .bind(names)
         .bind(emails)
         .bind(role)
+        .bind(password_hash)
         .execute(&mut **tx)
         .await?
         .rows_affected();

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use anyhow::Context;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -47,6 +47,16 @@ pub enum AppError {
     #[error("unauthorized")]
     Unauthorized,
     #[error("{0}")]
+    Forbidden(String),
+    /// A spec error code (`INV001`, `ORD002`, `IDEM001`, ...) with its status.
+    #[error("{message}")]
+    Coded {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        details: Option<BTreeMap<String, String>>,
+    },
+    #[error("{0}")]
     Unavailable(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -55,6 +65,16 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// An error with a spec code and no details.
+    pub fn coded(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Coded {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
     /// A 422 with one field's message.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         AppError::Validation {
@@ -73,6 +93,8 @@ impl AppError {
             }
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "AUTH001"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            AppError::Coded { status, code, .. } => (*status, code),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             AppError::Database(e) if crate::db::is_unavailable(e) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
@@ -118,6 +140,7 @@ impl IntoResponse for AppError {
         };
         let details = match &self {
             AppError::Validation { details } => Some(details),
+            AppError::Coded { details, .. } => details.as_ref(),
             _ => None,
         };
         let body = ErrorEnvelope {
@@ -141,9 +164,31 @@ impl From<JsonRejection> for AppError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType(
                 "expected request with `Content-Type: application/json`".to_owned(),
             ),
-            StatusCode::UNPROCESSABLE_ENTITY => AppError::invalid("body", text),
+            StatusCode::UNPROCESSABLE_ENTITY => json_data_error(&rejection, text),
             _ => AppError::BadRequest(text),
         }
+    }
+}
+
+/// A 422 naming the offending field (`items[0].quantity`) when the JSON
+/// was well formed but did not fit the expected shape.
+fn json_data_error(rejection: &JsonRejection, text: String) -> AppError {
+    use std::error::Error as _;
+    let mut source = rejection.source();
+    while let Some(err) = source {
+        if let Some(e) = err.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+            let path = e.path().to_string();
+            let field = if path == "." { "body".to_owned() } else { path };
+            return AppError::invalid(&field, e.inner().to_string());
+        }
+        source = err.source();
+    }
+    AppError::invalid("body", text)
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        AppError::BadRequest(rejection.body_text())
     }
 }
 
@@ -302,10 +347,14 @@ pub async fn bind(process: &str, var: &str, addr: SocketAddr) -> anyhow::Result<
 pub async fn serve(process: &str, listener: TcpListener, router: Router) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, process, "listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .with_context(|| format!("{process}: server on {addr} failed"))?;
+    // Peer addresses (ConnectInfo) are the client IP for rate limits.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .with_context(|| format!("{process}: server on {addr} failed"))?;
     tracing::info!(process, "stopped");
     Ok(())
 }
@@ -369,5 +418,71 @@ mod tests {
             let (s, c) = err.status_and_code();
             assert_eq!((s.as_u16(), c), (status, code));
         }
+    }
+
+    #[tokio::test]
+    async fn json_errors_name_the_field_in_the_error_shape() {
+        use tower::ServiceExt;
+
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Item {
+            product_id: i64,
+            quantity: i64,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            items: Vec<Item>,
+        }
+        async fn handler(JsonBody(_): JsonBody<Body>) -> &'static str {
+            "ok"
+        }
+        let app = with_common_layers(Router::new().route("/", axum::routing::post(handler)));
+        let send = |body: &'static str, json: bool| {
+            let app = app.clone();
+            async move {
+                let mut req = Request::post("/");
+                if json {
+                    req = req.header("content-type", "application/json");
+                }
+                let resp = app
+                    .oneshot(req.body(axum::body::Body::from(body)).unwrap())
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                (status, value)
+            }
+        };
+        let (status, v) = send(r#"{"items":[{"product_id":1,"quantity":"2"}]}"#, true).await;
+        assert_eq!(status, 422);
+        assert_eq!(v["error"]["code"], "VALIDATION_FAILED");
+        let details = v["error"]["details"].as_object().unwrap();
+        assert!(details.contains_key("items[0].quantity"), "{v}");
+        let (status, v) = send(r#"{"items":[],"extra":1}"#, true).await;
+        assert_eq!(status, 422);
+        assert!(
+            v["error"]["details"]["extra"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field"),
+            "{v}"
+        );
+        let (status, v) = send(r#"{"items":"#, true).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (400, Some("BAD_REQUEST"))
+        );
+        let (status, v) = send(r#"{"items":[]}"#, false).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (415, Some("UNSUPPORTED_MEDIA_TYPE"))
+        );
     }
 }

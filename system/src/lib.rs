@@ -5,16 +5,23 @@
 
 pub mod api;
 pub mod catalog;
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod defects;
 pub mod http;
 pub mod identity;
+pub mod market;
 pub mod money;
+pub mod passwords;
+pub mod pipeline_config;
+pub mod ratelimit;
 pub mod redis_conn;
 pub mod retry;
 pub mod sink;
 pub mod sink_store;
+pub mod streams;
+pub mod sync_queue;
 pub mod telemetry;
 pub mod web;
 pub mod worker;
@@ -67,17 +74,20 @@ async fn migrate(cfg: Config) -> anyhow::Result<()> {
         "gauntlet-migrate",
     )?;
     let (seed, size) = (cfg.fixture_seed, cfg.fixture_size);
-    tokio::time::timeout(MIGRATE_DEADLINE, db::bootstrap(owner, seed, size))
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "migrate: Postgres at {} was not reachable within {MIGRATE_DEADLINE:?}",
-                cfg.database_owner_url
-                    .as_ref()
-                    .map(|u| u.redacted())
-                    .unwrap_or_default()
-            )
-        })??;
+    tokio::time::timeout(
+        MIGRATE_DEADLINE,
+        db::bootstrap(owner, seed, size, cfg.password_cost),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "migrate: Postgres at {} was not reachable within {MIGRATE_DEADLINE:?}",
+            cfg.database_owner_url
+                .as_ref()
+                .map(|u| u.redacted())
+                .unwrap_or_default()
+        )
+    })??;
     tracing::info!("migrate: done");
     Ok(())
 }

@@ -36,6 +36,12 @@ impl Backoff {
         tokio::time::sleep(delay).await;
     }
 
+    /// The current delay, advancing to the next one: for callers that sleep
+    /// themselves (e.g. racing the sleep against a shutdown signal).
+    pub fn next_delay(&mut self) -> Duration {
+        self.advance()
+    }
+
     fn advance(&mut self) -> Duration {
         let delay = self.next;
         self.next = (self.next * 2).min(self.max);

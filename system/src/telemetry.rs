@@ -23,6 +23,47 @@ pub const DB_ERRORS: &str = "db_errors_total";
 pub const REDIS_ERRORS: &str = "redis_errors_total";
 pub const REDIS_RECONNECTS: &str = "redis_reconnects_total";
 pub const REDIS_CONNECTED: &str = "redis_connected";
+// Marketplace (api): checkout outcomes, stage changes, rate limits.
+/// Checkout requests by `outcome`: created, replayed, insufficient_stock,
+/// not_found, idempotency_conflict, invalid.
+pub const CHECKOUTS: &str = "checkout_requests_total";
+/// Checkouts answered from an earlier order with the same idempotency key.
+pub const CHECKOUT_REPLAYS: &str = "checkout_idempotent_replays_total";
+/// Checkouts refused with 409 INV001.
+pub const CHECKOUT_CONFLICTS: &str = "checkout_insufficient_stock_total";
+/// Checkout / stage-change transactions retried after a serialization
+/// failure or deadlock.
+pub const TX_RETRIES: &str = "order_tx_retries_total";
+/// Order stage changes by `to` stage.
+pub const STAGE_CHANGES: &str = "order_stage_changes_total";
+/// Requests refused with 429, by `profile`.
+pub const RATE_LIMIT_DENIED: &str = "rate_limit_denied_total";
+/// Requests allowed because Redis could not be asked, by `profile`.
+pub const RATE_LIMIT_FAIL_OPEN: &str = "rate_limit_fail_open_total";
+/// Defect `outbox_skipped_when_redis_down`: events sent straight to Redis,
+/// by `result` (published, lost).
+pub const EVENTS_DIRECT: &str = "events_published_directly_total";
+// Event pipeline, webhooks and sync queue.
+/// Age of the oldest unrelayed outbox row (0 when none); api (sampled every
+/// 2 s from Postgres) and worker (at each relay poll).
+pub const OUTBOX_LAG_SECONDS: &str = "outbox_lag_seconds";
+/// Unrelayed outbox rows (api, sampled).
+pub const OUTBOX_UNRELAYED: &str = "outbox_unrelayed_rows";
+/// Outbox rows relayed to the stream (worker).
+pub const OUTBOX_RELAYED: &str = "outbox_relayed_total";
+/// Entries delivered but not acknowledged, by `stream`, `group` (api, sampled).
+pub const STREAM_PENDING_COUNT: &str = "stream_pending_count";
+/// Entries in a stream, by `stream` (api, sampled).
+pub const STREAM_LENGTH: &str = "stream_length";
+/// Entries in `{stream}.dlq`, labelled with the original `stream` (api, sampled).
+pub const STREAM_DLQ_LENGTH: &str = "stream_dlq_length";
+/// Consumer outcomes by `stream`, `group`, `outcome`: delivered,
+/// skipped_duplicate, failed_attempt, dead_lettered, claimed (worker).
+pub const STREAM_EVENTS: &str = "stream_events_total";
+/// Sync jobs by `status` (pending, processing, error; api, sampled).
+pub const SYNC_JOBS: &str = "sync_jobs";
+/// Sync push outcomes by `outcome`: done, retry, error (worker).
+pub const SYNC_PUSHES: &str = "sync_pushes_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

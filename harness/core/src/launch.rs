@@ -65,6 +65,7 @@ fn run_vars(options: &LaunchOptions, workspace: &Workspace) -> HashMap<String, S
         ("GAUNTLET_PG_OWNER_PASSWORD".into(), secret()),
         ("GAUNTLET_PG_APP_PASSWORD".into(), secret()),
         ("GAUNTLET_ADMIN_TOKEN".into(), secret()),
+        ("GAUNTLET_SHOPIFY_SECRET".into(), secret()),
         ("GAUNTLET_SEED".into(), options.seed.to_string()),
         ("SYSTEM_DEFECTS".into(), options.defects.clone()),
         ("GAUNTLET_GIT_SHA".into(), workspace.git_sha()),

@@ -101,10 +101,14 @@ impl Target {
 
     /// A GET whose transport failure means the target is unreachable.
     async fn get(&self, url: &str) -> Result<reqwest::Response> {
-        self.http.get(url).send().await.map_err(|e| Error::Unreachable {
-            url: self.base.clone(),
-            reason: error_chain(&e),
-        })
+        self.http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url: self.base.clone(),
+                reason: error_chain(&e),
+            })
     }
 
     /// `GET /api/healthz`: status code and JSON body (whatever the code).

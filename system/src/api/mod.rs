@@ -6,6 +6,8 @@
 //! fixtures are done, so "healthy" means "ready for traffic".
 
 mod health;
+mod market;
+mod ops;
 mod products;
 
 use std::sync::atomic::AtomicBool;
@@ -64,14 +66,21 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         git_sha: cfg.git_sha.as_str().into(),
     };
     let ready = state.ready.clone();
-    let (seed, size) = (cfg.fixture_seed, cfg.fixture_size);
+    let (seed, size, cost) = (cfg.fixture_seed, cfg.fixture_size, cfg.password_cost);
     let mut bootstrap = tokio::spawn(async move {
-        db::bootstrap(owner, seed, size).await?;
+        db::bootstrap(owner, seed, size, cost).await?;
         ready.store(true, std::sync::atomic::Ordering::Release);
         tracing::info!("api ready: schema migrated and fixtures loaded");
         Ok::<_, db::BootstrapError>(())
     });
+    // Webhooks, inventory, stream and sync admin: routes with their own state.
+    let ops_routes = ops::routes(&state, &cfg);
+    // Marketplace (auth, products, cart, checkout, orders, flags; rate
+    // limits), including the public catalog routes.
+    let market_routes = market::routes(&state, &cfg)?;
     let app = router(state)
+        .merge(ops_routes)
+        .merge(market_routes)
         .merge(meta_router(identity))
         .merge(metrics_router(MetricsEndpoint {
             handle: metrics,
@@ -98,7 +107,5 @@ fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/health", get(health::liveness))
         .route("/api/healthz", get(health::deep))
-        .route("/api/v1/public/products", get(products::list))
-        .route("/api/v1/public/products/{id_or_slug}", get(products::show))
         .with_state(state)
 }

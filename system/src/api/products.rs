@@ -73,6 +73,15 @@ impl ListQuery {
                 "search".to_owned(),
                 format!("must be at most {MAX_SEARCH_CHARS} characters"),
             );
+        } else if search
+            .as_ref()
+            .is_some_and(|s| s.chars().any(char::is_control))
+        {
+            // Postgres cannot hold NUL; no product name has control characters.
+            details.insert(
+                "search".to_owned(),
+                "must not contain control characters".to_owned(),
+            );
         }
         if details.is_empty() {
             Ok(ListQuery {
@@ -141,7 +150,15 @@ pub async fn show(
         Ok(id) if key.bytes().all(|b| b.is_ascii_digit()) => {
             catalog::find_active_by_id(&state.db, id).await?
         }
-        _ if key.len() <= 200 => catalog::find_active_by_slug(&state.db, &key).await?,
+        // Slugs are lowercase a-z, 0-9 and '-'; nothing else can match (and
+        // a NUL would make Postgres fail the query).
+        _ if key.len() <= 200
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            catalog::find_active_by_slug(&state.db, &key).await?
+        }
         _ => None,
     };
     let product = found.ok_or_else(|| AppError::NotFound {
@@ -206,6 +223,7 @@ mod tests {
             ["per_page"]
         );
         assert_eq!(invalid_fields(params(None, Some("0"), None)), ["per_page"]);
+        assert_eq!(invalid_fields(params(None, None, Some("a\0b"))), ["search"]);
         assert_eq!(
             invalid_fields(params(Some("x"), Some("1.5"), Some(&"a".repeat(101)))),
             ["page", "per_page", "search"]
