@@ -1,0 +1,155 @@
+//! Runs journeys concurrently within a time budget. A failed journey is
+//! tried once more; one that passes only then is reported as flaky.
+
+use std::time::{Duration, Instant};
+
+use crate::journey::{Failure, Journey, Secrets, Targets};
+use crate::registry::ALL;
+use crate::report::{JourneyReport, JourneyResult, RunReport};
+use crate::Definition;
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub run_id: String,
+    pub seed: u64,
+    pub targets: Targets,
+    pub secrets: Secrets,
+    pub budget: Duration,
+    /// Attempts after a failure (default 1: a failure is retried once).
+    pub retries: u32,
+}
+
+/// The journeys named in `only` (all when empty), or the unknown names.
+pub fn select(only: &[String]) -> Result<Vec<&'static Definition>, Vec<String>> {
+    if only.is_empty() {
+        return Ok(ALL.iter().collect());
+    }
+    let unknown: Vec<String> = only
+        .iter()
+        .filter(|n| !ALL.iter().any(|d| d.name == n.as_str()))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    Ok(ALL
+        .iter()
+        .filter(|d| only.iter().any(|n| n == d.name))
+        .collect())
+}
+
+/// Runs `journeys` at the same time; `on_done` is called as each finishes
+/// (for live progress).
+pub async fn run(
+    journeys: &[&'static Definition],
+    config: &RunConfig,
+    on_done: &(dyn Fn(&JourneyReport) + Sync),
+) -> RunReport {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + config.budget;
+    let jobs = journeys.iter().map(|def| async move {
+        let report = run_one(def, config, deadline).await;
+        on_done(&report);
+        report
+    });
+    let journeys = futures::future::join_all(jobs).await;
+    let millis = started.elapsed().as_millis() as u64;
+    RunReport {
+        schema: RunReport::SCHEMA,
+        run_id: config.run_id.clone(),
+        seed: config.seed,
+        target: config.targets.api.clone(),
+        budget_millis: config.budget.as_millis() as u64,
+        budget_exceeded: millis > config.budget.as_millis() as u64
+            || journeys.iter().any(|j| j.result == JourneyResult::TimedOut),
+        millis,
+        journeys,
+    }
+}
+
+async fn run_one(
+    def: &'static Definition,
+    config: &RunConfig,
+    deadline: tokio::time::Instant,
+) -> JourneyReport {
+    let started = Instant::now();
+    let mut first_failure = None;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let nonce = format!("{}{attempt}", config.run_id);
+        let mut journey = Journey::new(
+            def.name,
+            config.targets.clone(),
+            config.secrets.clone(),
+            config.seed,
+            nonce,
+        );
+        let outcome = match tokio::time::timeout_at(deadline, (def.run)(&mut journey)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let steps = journey.into_steps(&Err(Failure::new(
+                    "the run's time budget ran out during this step",
+                )));
+                return report(
+                    def,
+                    JourneyResult::TimedOut,
+                    attempt,
+                    started,
+                    steps,
+                    first_failure,
+                );
+            }
+        };
+        let failed = outcome.is_err();
+        let message = outcome.as_ref().err().map(|f| f.message.clone());
+        let steps = journey.into_steps(&outcome);
+        match (failed, attempt > config.retries) {
+            (false, _) => {
+                let result = if first_failure.is_some() {
+                    JourneyResult::Flaky
+                } else {
+                    JourneyResult::Passed
+                };
+                return report(def, result, attempt, started, steps, first_failure);
+            }
+            (true, true) => {
+                return report(
+                    def,
+                    JourneyResult::Failed,
+                    attempt,
+                    started,
+                    steps,
+                    first_failure.or(message),
+                )
+            }
+            (true, false) => {
+                let step = steps
+                    .iter()
+                    .find(|s| s.failure.is_some())
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                first_failure = Some(format!("step `{step}`: {}", message.unwrap_or_default()));
+            }
+        }
+    }
+}
+
+fn report(
+    def: &Definition,
+    result: JourneyResult,
+    attempts: u32,
+    started: Instant,
+    steps: Vec<crate::report::StepReport>,
+    first_failure: Option<String>,
+) -> JourneyReport {
+    JourneyReport {
+        name: def.name.to_string(),
+        about: def.about.to_string(),
+        result,
+        attempts,
+        millis: started.elapsed().as_millis() as u64,
+        steps,
+        first_failure,
+    }
+}
