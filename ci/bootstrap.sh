@@ -75,7 +75,7 @@ else
 fi
 
 # --- 4. Debian tools used by tests and benchmarks ------------------------
-apt_install debootstrap wrk docker-compose ca-certificates curl
+apt_install debootstrap wrk docker-compose ca-certificates curl libxml2-utils
 
 # --- 2. Base image -----------------------------------------------------
 # The mirror comes from the host's own apt configuration (deb822 .sources

@@ -23,6 +23,6 @@ stamp "images"
 target/debug/gauntlet build --system-bin target/debug/gauntlet-system
 
 stamp "tests"
-cargo nextest run --workspace --locked --profile ci
+cargo nextest run --workspace --locked --profile ci --run-ignored all
 
 stamp "done"

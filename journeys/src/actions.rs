@@ -97,3 +97,35 @@ pub fn html_escape(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
 }
+
+/// `X-Shopify-Hmac-Sha256` of `body`: base64 HMAC-SHA256 with `secret`.
+pub fn shopify_signature(secret: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Polls `probe` every 250 ms until it yields `Some`, or fails with
+/// `symptom` after `seconds`.
+pub async fn within<T, F>(
+    j: &mut Journey,
+    seconds: u64,
+    symptom: impl FnOnce() -> String,
+    mut probe: F,
+) -> Result<T, Failure>
+where
+    F: for<'a> FnMut(&'a mut Journey) -> futures::future::BoxFuture<'a, Result<Option<T>, Failure>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(v) = probe(j).await? {
+            return Ok(v);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Failure::new(symptom()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

@@ -48,7 +48,9 @@ pub enum Command {
     Build(BuildArgs),
     /// Smoke-check a running target: identity, deep health, API, web, PM2.
     Check(CheckArgs),
-    /// The CI gate: up, check, down. Exits 1 if any check fails.
+    /// Run the synthetic journeys against the latest run or any target.
+    Journeys(JourneysArgs),
+    /// The CI gate: up, journeys, down. Exits 1 if any journey fails.
     Gate(GateArgs),
 }
 
@@ -150,10 +152,69 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
+/// What to run and how long it may take; shared by `journeys` and `gate`.
+#[derive(Args, Debug, Clone)]
+pub struct JourneyArgs {
+    /// Run only these journeys (comma separated); `--list` shows them.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub only: Vec<String>,
+    /// Time budget for all journeys together (e.g. 60s, 2m); over it, the run fails.
+    #[arg(long, default_value = "60s", value_parser = parse_budget)]
+    pub budget: std::time::Duration,
+    /// A journey that fails and then passes on retry is reported as flaky
+    /// and fails the run, unless this is given.
+    #[arg(long)]
+    pub allow_flaky: bool,
+    /// Write junit.xml, summary.md and journeys.json here (default:
+    /// target/gauntlet/<run-id>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
+    gauntlet_harness::compose::parse_duration(text).and_then(|d| {
+        if d.is_zero() {
+            Err("the budget must be more than zero".into())
+        } else {
+            Ok(d)
+        }
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct JourneysArgs {
+    #[command(flatten)]
+    pub journeys: JourneyArgs,
+    /// Seed for the journeys' fake data (default: random, always printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Base URL of the API of an already running deployment (no containers).
+    /// Secrets come from GAUNTLET_ADMIN_TOKEN and GAUNTLET_SHOPIFY_SECRET.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Base URL of the web front end (with --target).
+    #[arg(long, value_name = "URL", requires = "target")]
+    pub web: Option<String>,
+    /// Base URL of the notification sink (with --target).
+    #[arg(long, value_name = "URL", requires = "target")]
+    pub sink: Option<String>,
+    /// Allow a target that is not a loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Run against this run instead of the latest.
+    #[arg(long, conflicts_with = "target")]
+    pub run: Option<String>,
+    /// List the journeys and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct GateArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub journeys: JourneyArgs,
     /// Keep the stack after the gate (default: always torn down).
     #[arg(long)]
     pub keep: bool,

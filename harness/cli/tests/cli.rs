@@ -140,3 +140,67 @@ fn bad_names_and_flags_are_usage_errors() {
     let out = run("gt-cli", &["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn journeys_bad_invocations_exit_2_with_a_one_line_reason() {
+    let port = stray_server(
+        "200 OK",
+        r#"{"app":"other","service":"api","version":"1","instance_id":"x","started_at":"y"}"#,
+    );
+    let target = format!("http://127.0.0.1:{port}");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["journeys", "--only", "shopper,nosuch", "--target", &target],
+            "unknown journey nosuch",
+        ),
+        (
+            &["journeys", "--budget", "abc", "--target", &target],
+            "not a duration",
+        ),
+        (
+            &["journeys", "--target", "http://127.0.0.1:1"],
+            "unreachable",
+        ),
+        (&["journeys", "--target", &target], "not the expected app"),
+    ];
+    for (args, reason) in cases {
+        let out = run("gt-cli", args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(reason),
+            "{args:?}: expected `{reason}` in {stderr}"
+        );
+        let first = stderr
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or_default();
+        assert!(
+            first.contains(reason),
+            "the reason is on the error line: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn journeys_list_names_every_journey() {
+    let out = run("gt-cli", &["journeys", "--list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "shopper",
+        "producer",
+        "webhook",
+        "notification",
+        "double_submit",
+        "last_units",
+        "web",
+        "bad_input",
+        "health",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(name)),
+            "{name} missing from:\n{stdout}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod check;
 mod doctor;
 mod down;
 mod gate;
+mod journeys;
 mod status;
 mod up;
 
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Doctor(args) => doctor::run(&cli.global, args).await,
         Command::Build(args) => build::run(&cli.global, args).await,
         Command::Check(args) => check::run(&cli.global, args).await,
+        Command::Journeys(args) => journeys::run(&cli.global, args).await,
         Command::Gate(args) => gate::run(&cli.global, args).await,
     };
     match outcome {
