@@ -5,6 +5,7 @@
 //! - [`stack`]: brings a run up, finds it again, acts on services, reaps runs
 //! - [`pm2`]: PM2 process state through its CLI
 //! - [`target`]: the system's HTTP API, identity check, loopback guard
+//! - [`invariants`]: data invariants checked with SQL after load or chaos
 //! - [`smoke`]: a quick end-to-end check of a running target
 //! - [`launch`]: build + up + verified healthy, shared by the commands
 //! - [`exit_codes`], [`error`]: what the binary reports and returns
@@ -14,6 +15,7 @@ pub mod docker;
 pub mod error;
 pub mod exit_codes;
 pub mod images;
+pub mod invariants;
 pub mod launch;
 pub mod pm2;
 pub mod smoke;
