@@ -52,6 +52,11 @@ pub enum Command {
     Journeys(JourneysArgs),
     /// The CI gate: up, journeys, down. Exits 1 if any journey fails.
     Gate(GateArgs),
+    /// Run a load profile (goose) and judge it against the SLOs.
+    Load(LoadArgs),
+    /// Benchmarks of gauntlet itself.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -218,4 +223,53 @@ pub struct GateArgs {
     /// Keep the stack after the gate (default: always torn down).
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Profile name (scenarios/profiles/NAME.toml) or a path to a profile file.
+    #[arg(long)]
+    pub profile: String,
+    /// SLO file (default: scenarios/slo.toml).
+    #[arg(long, value_name = "FILE")]
+    pub slo: Option<PathBuf>,
+    /// Base URL of an already running deployment (no stack is started, no
+    /// SQL invariant check). Secrets from GAUNTLET_ADMIN_TOKEN and
+    /// GAUNTLET_SHOPIFY_SECRET.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Allow a target that is not a loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Keep the stack after the run.
+    #[arg(long, conflicts_with = "target")]
+    pub keep: bool,
+    /// Where the reports go (default: target/gauntlet/<run-id>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Maximum request rate of gauntlet's load generator against wrk on one
+    /// trivial endpoint, and latency accuracy against a known delay.
+    Loadgen(BenchLoadgenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchLoadgenArgs {
+    /// Endpoint to hammer (default: the latest run's /api/health).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Concurrent connections for both generators.
+    #[arg(long, default_value_t = 64)]
+    pub connections: u32,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// The delay (ms) of the in-process server for the accuracy check.
+    #[arg(long, default_value_t = 50)]
+    pub delay_ms: u64,
 }

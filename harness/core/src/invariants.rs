@@ -45,16 +45,35 @@ impl StockInvariant {
 /// Runs a query as the database superuser inside the `postgres` service;
 /// rows come back with fields separated by `|`.
 pub async fn query(stack: &Stack, sql: &str) -> Result<Vec<Vec<String>>> {
-    let out = stack.exec("postgres", &["psql", "-X", "-q", "-At", "-U", "postgres", "-d", "gauntlet", "-c", sql]).await?;
+    let out = stack
+        .exec(
+            "postgres",
+            &[
+                "psql", "-X", "-q", "-At", "-U", "postgres", "-d", "gauntlet", "-c", sql,
+            ],
+        )
+        .await?;
     if out.exit_code != 0 {
-        return Err(Error::CheckFailed(format!("SQL in postgres failed: {}", out.stderr.trim())));
+        return Err(Error::CheckFailed(format!(
+            "SQL in postgres failed: {}",
+            out.stderr.trim()
+        )));
     }
-    Ok(out.stdout.lines().filter(|l| !l.is_empty()).map(|l| l.split('|').map(String::from).collect()).collect())
+    Ok(out
+        .stdout
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').map(String::from).collect())
+        .collect())
 }
 
 pub async fn stock_invariant(stack: &Stack) -> Result<StockInvariant> {
     let count = query(stack, PRODUCT_COUNT_SQL).await?;
-    let products_checked = count.first().and_then(|r| r.first()).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let products_checked = count
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let rows = query(stack, STOCK_INVARIANT_SQL).await?;
     let number = |s: &String| s.parse::<i64>().unwrap_or(i64::MIN);
     let violations = rows
@@ -68,5 +87,8 @@ pub async fn stock_invariant(stack: &Stack) -> Result<StockInvariant> {
             adjustments: number(&r[4]),
         })
         .collect();
-    Ok(StockInvariant { products_checked, violations })
+    Ok(StockInvariant {
+        products_checked,
+        violations,
+    })
 }

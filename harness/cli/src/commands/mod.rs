@@ -1,12 +1,14 @@
 //! One file per subcommand. Each returns `Result<i32>`: the exit code when
 //! it finished, an error (mapped to its exit code) when it could not.
 
+mod bench;
 mod build;
 mod check;
 mod doctor;
 mod down;
 mod gate;
 mod journeys;
+mod load;
 mod status;
 mod up;
 
@@ -31,6 +33,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Check(args) => check::run(&cli.global, args).await,
         Command::Journeys(args) => journeys::run(&cli.global, args).await,
         Command::Gate(args) => gate::run(&cli.global, args).await,
+        Command::Load(args) => load::run(&cli.global, args).await,
+        Command::Bench(cmd) => bench::run(&cli.global, cmd).await,
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,35 @@
+//! gauntlet's load-testing library.
+//!
+//! - [`profile`]: load profiles (`scenarios/profiles/*.toml`), parsed and
+//!   validated with `FILE:LINE:COL` errors
+//! - [`slo`]: the SLO file (`scenarios/slo.toml`) and verdicts per run and
+//!   per phase
+//! - [`transactions`]: the goose transactions (browse, cart, checkout,
+//!   signed webhooks, orders), each user with its own account
+//! - [`schedule`]: the open-model (constant arrival rate) schedule
+//! - [`run`]: one attack against a target, reports into a folder
+//! - [`report`]: what a run measured (`load.json`)
+//! - [`bench`]: the generator's own limits and latency accuracy, and `wrk`
+
+pub mod bench;
+pub mod profile;
+pub mod report;
+pub mod run;
+pub mod schedule;
+pub mod slo;
+pub mod transactions;
+
+pub use bench::{
+    latency_accuracy, loadgen_max_rate, stall_visibility, wrk_max_rate, AccuracyResult, BenchError,
+    RateResult, StallResult,
+};
+pub use profile::{Mode, Phase, Profile, ProfileError, ThinkTime, TransactionKind};
+pub use report::{Breakdown, LatencyMs, LoadReport, OpenModelStats, Summary};
+pub use run::{run, LoadError, LoadPlan, Target};
+pub use schedule::OpenSchedule;
+pub use slo::{evaluate, SloError, SloFile, SloSet, Verdict};
+
+/// The shipped profiles and SLO file (`scenarios/profiles`, `scenarios/slo.toml`).
+pub fn shipped_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}

@@ -1,0 +1,628 @@
+//! Runs one load profile against a target with goose, from goose's library
+//! API (no process-argument parsing), and writes the reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use goose::config::GooseConfiguration;
+use goose::metrics::GooseMetrics;
+use goose::prelude::*;
+
+use crate::profile::{Mode, Profile};
+use crate::report::{GooseSummary, LoadReport, PhaseClock, PhaseWindow, Recorder, SETUP_PHASE};
+use crate::schedule::OpenSchedule;
+use crate::slo::{evaluate, SloSet};
+use crate::transactions::{self, RunContext};
+
+/// The system to load.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// API base URL, e.g. `http://127.0.0.1:33291`.
+    pub base_url: String,
+    /// `X-Admin-Token` of the target (not needed by the transactions today).
+    pub admin_token: Option<String>,
+    /// Storefront webhook secret (`SHOPIFY_WEBHOOK_SECRET`); required when
+    /// the mix has `webhook`.
+    pub webhook_secret: Option<String>,
+    /// Load traffic goes only to loopback addresses unless this is set.
+    pub allow_remote: bool,
+    /// When set, `GET /v1/meta` must answer this `app` before any load.
+    pub expect_app: Option<String>,
+}
+
+impl Target {
+    pub fn new(base_url: impl Into<String>) -> Target {
+        Target {
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            admin_token: None,
+            webhook_secret: None,
+            allow_remote: false,
+            expect_app: None,
+        }
+    }
+
+    pub fn with_admin_token(mut self, token: impl Into<String>) -> Target {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Target {
+        self.webhook_secret = Some(secret.into());
+        self
+    }
+
+    pub fn expecting_app(mut self, app: impl Into<String>) -> Target {
+        self.expect_app = Some(app.into());
+        self
+    }
+}
+
+/// What to run: a profile, and optionally the SLOs that may stop it early
+/// (`abort_on_breach`).
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    pub profile: Profile,
+    /// Used during the run only when `abort_on_breach` is set; the verdicts
+    /// themselves come from [`crate::slo::evaluate`] on the report.
+    pub slo: Option<SloSet>,
+    /// Seeds the users' choices (products, pages, SKUs).
+    pub seed: u64,
+}
+
+impl LoadPlan {
+    pub fn new(profile: Profile) -> LoadPlan {
+        LoadPlan {
+            profile,
+            slo: None,
+            seed: 42,
+        }
+    }
+
+    pub fn with_slo(mut self, slo: SloSet) -> LoadPlan {
+        self.slo = Some(slo);
+        self
+    }
+
+    pub fn with_seed(mut self, seed: u64) -> LoadPlan {
+        self.seed = seed;
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("refusing to send load to {url}: not a loopback address (set Target.allow_remote to load a remote target)")]
+    RemoteTarget { url: String },
+    #[error("target `{url}`: {reason}")]
+    BadTarget { url: String, reason: String },
+    #[error("the mix has `webhook` but the target has no webhook secret (SHOPIFY_WEBHOOK_SECRET)")]
+    MissingWebhookSecret,
+    #[error("target identity: {0}")]
+    Identity(String),
+    #[error("goose: {0}")]
+    Goose(String),
+    #[error("the attack did not stop within {0:?} after its time bound")]
+    Timeout(Duration),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Whether `url` names a loopback host (127.0.0.0/8, ::1, localhost).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+pub(crate) fn check_url(base: &str, allow_remote: bool) -> Result<url::Url, LoadError> {
+    let url = url::Url::parse(base).map_err(|e| LoadError::BadTarget {
+        url: base.to_string(),
+        reason: e.to_string(),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(LoadError::BadTarget {
+            url: base.to_string(),
+            reason: "only http and https are supported".into(),
+        });
+    }
+    if !allow_remote && !is_loopback(&url) {
+        return Err(LoadError::RemoteTarget {
+            url: base.to_string(),
+        });
+    }
+    Ok(url)
+}
+
+/// One attack at a time in this process: goose's kill switch is global.
+static ATTACK_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How latency was measured, as `load.json` says it.
+pub const LATENCY_MODE_OPEN: &str = "open-model, measured from intended send time";
+pub const LATENCY_MODE_CLOSED: &str = "closed-model, measured from actual send time \
+     (coordinated omission not corrected in load.json); goose co-mitigation=average in goose's own reports";
+
+/// Greatest common divisor of the mix weights, so goose's per-iteration
+/// list of transactions stays short.
+fn reduce_weights(weights: &[u32]) -> Vec<u32> {
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let g = weights.iter().copied().fold(0, gcd).max(1);
+    weights.iter().map(|w| w / g).collect()
+}
+
+/// Goose's test plan (`"users,secs;..."`) for a profile; open mode gets
+/// `lead` seconds to start its pool first.
+pub(crate) fn goose_test_plan(profile: &Profile, lead: Duration) -> String {
+    let steps: Vec<String> = match profile.mode {
+        Mode::Open => vec![
+            format!("{},{}", profile.users, lead.as_secs()),
+            format!("{},{}", profile.users, profile.total_duration().as_secs()),
+        ],
+        Mode::Closed if profile.phases.len() == 1 && profile.phases[0].name == "steady" => {
+            // `users` + `duration`: everyone at once, then hold.
+            let p = &profile.phases[0];
+            vec![
+                format!("{},0", p.users),
+                format!("{},{}", p.users, p.duration.as_secs()),
+            ]
+        }
+        Mode::Closed => profile
+            .phases
+            .iter()
+            .map(|p| format!("{},{}", p.users, p.duration.as_secs()))
+            .collect(),
+    };
+    let mut plan = steps.join(";");
+    // Goose ends a plan only at a step of 0 users (its own `--run-time`
+    // adds `0,0` the same way): stop everyone at once at the end.
+    if !plan.ends_with(";0,0") && profile_ends_with_users(profile) {
+        plan.push_str(";0,0");
+    }
+    plan
+}
+
+fn profile_ends_with_users(profile: &Profile) -> bool {
+    profile.mode == Mode::Open || profile.phases.last().is_some_and(|p| p.users > 0)
+}
+
+/// Open mode: seconds to start the user pool before the schedule begins.
+pub(crate) fn open_lead(users: u32) -> Duration {
+    Duration::from_secs(u64::from(users).div_ceil(100).clamp(1, 30))
+}
+
+pub(crate) struct Attack {
+    pub ctx: Arc<RunContext>,
+    pub host: String,
+    pub scenario: Scenario,
+    pub test_plan: String,
+    pub request_timeout: Duration,
+    pub co_mitigation: GooseCoordinatedOmissionMitigation,
+    /// Goose report files to write.
+    pub reports: Vec<PathBuf>,
+    /// The planned length of the attack; it is stopped at this + grace.
+    pub planned: Duration,
+    pub abort: Option<SloSet>,
+    pub phase_seconds: Vec<f64>,
+}
+
+pub(crate) struct AttackOutcome {
+    pub metrics: GooseMetrics,
+    pub started: Instant,
+    pub ended: Instant,
+    pub aborted: Option<String>,
+}
+
+/// Runs one goose attack (holding the process-wide attack lock).
+pub(crate) async fn execute(a: Attack) -> Result<AttackOutcome, LoadError> {
+    let _guard = ATTACK_LOCK.lock().await;
+    goose::reset_killswitch();
+    transactions::install(a.ctx.clone());
+    let result = execute_locked(a).await;
+    transactions::uninstall();
+    goose::reset_killswitch();
+    result
+}
+
+async fn execute_locked(a: Attack) -> Result<AttackOutcome, LoadError> {
+    let goose_err = |e: GooseError| LoadError::Goose(goose_error_text(&e));
+    let mut cfg = GooseConfiguration::default();
+    cfg.host = Some(a.host.clone());
+    cfg.quiet = 1;
+    cfg.no_print_metrics = true;
+    cfg.no_telnet = true;
+    cfg.websocket = false;
+    cfg.timeout = Some(format!("{}", a.request_timeout.as_secs_f64()));
+    cfg.co_mitigation = Some(a.co_mitigation.clone());
+    cfg.report_file = a
+        .reports
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let attack = GooseAttack::initialize_with_config(cfg)
+        .map_err(goose_err)?
+        .register_scenario(a.scenario)
+        .test_start(transaction!(mark_start_txn))
+        .set_default(GooseDefault::TestPlan, a.test_plan.as_str())
+        .map_err(goose_err)?;
+
+    let aborted: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let monitor = a.abort.filter(|s| s.abort_on_breach).map(|slo| {
+        let ctx = a.ctx.clone();
+        let aborted = aborted.clone();
+        let phase_seconds = a.phase_seconds.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(started) = *ctx.started.lock().unwrap_or_else(|p| p.into_inner()) else {
+                    continue;
+                };
+                let secs = started.elapsed().as_secs_f64();
+                let (all, txns, _) = ctx.recorder.snapshot(&phase_seconds, secs, None);
+                let partial = LoadReport {
+                    all,
+                    transactions: txns,
+                    ..LoadReport::default()
+                };
+                let breach = evaluate(&partial, &slo)
+                    .into_iter()
+                    .find(|v| v.phase.is_none() && v.samples >= 50 && !v.passed);
+                if let Some(v) = breach {
+                    let reason = format!(
+                        "SLO breach: {} observed {:.2} {} (limit < {} {}) after {} requests",
+                        v.slo, v.observed, v.unit, v.threshold, v.unit, v.samples
+                    );
+                    *aborted.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                    goose::trigger_killswitch(&reason);
+                    break;
+                }
+            }
+        })
+    });
+
+    let bound = a.planned + Duration::from_secs(15) + a.request_timeout;
+    let fallback_start = Instant::now();
+    let run = attack.execute();
+    tokio::pin!(run);
+    let result = tokio::select! {
+        r = &mut run => r,
+        _ = tokio::time::sleep(bound) => {
+            *aborted.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(format!("time bound: the attack ran past {bound:?}"));
+            goose::trigger_killswitch("gauntlet: attack ran past its time bound");
+            match tokio::time::timeout(Duration::from_secs(30), &mut run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    if let Some(m) = &monitor { m.abort(); }
+                    return Err(LoadError::Timeout(Duration::from_secs(30)));
+                }
+            }
+        }
+    };
+    let ended = Instant::now();
+    if let Some(m) = monitor {
+        m.abort();
+    }
+    let metrics = result.map_err(goose_err)?;
+    let started = a
+        .ctx
+        .started
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or(fallback_start);
+    let aborted = aborted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(AttackOutcome {
+        metrics,
+        started,
+        ended,
+        aborted,
+    })
+}
+
+/// Goose's `Display` leaves out which option was refused and why.
+fn goose_error_text(e: &GooseError) -> String {
+    match e {
+        GooseError::InvalidOption {
+            option,
+            value,
+            detail,
+        } => format!("invalid option {option} = {value:?}: {detail}"),
+        other => format!("{other} ({other:?})"),
+    }
+}
+
+async fn mark_start_txn(user: &mut GooseUser) -> TransactionResult {
+    transactions::mark_start(user).await
+}
+
+async fn preflight(target: &Target) -> Result<(), LoadError> {
+    let Some(app) = &target.expect_app else {
+        return Ok(());
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| LoadError::Identity(e.to_string()))?;
+    let url = format!("{}/v1/meta", target.base_url);
+    let resp = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| LoadError::Identity(format!("GET {url}: {e}")))?;
+    let meta: serde_json::Value = resp
+        .json()
+        .await
+        .map_err(|e| LoadError::Identity(format!("GET {url}: not JSON: {e}")))?;
+    let got = meta.get("app").and_then(|v| v.as_str()).unwrap_or("");
+    if got != app {
+        return Err(LoadError::Identity(format!(
+            "{url} says app `{got}`, expected `{app}`: refusing to load an unknown service"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn goose_summary(metrics: &GooseMetrics, co: &str, reports: &[PathBuf]) -> GooseSummary {
+    let (mut requests, mut failures) = (0u64, 0u64);
+    for r in metrics.requests.values() {
+        requests += (r.success_count + r.fail_count) as u64;
+        failures += r.fail_count as u64;
+    }
+    let co_metrics = metrics.coordinated_omission_metrics.as_ref();
+    GooseSummary {
+        requests,
+        failures,
+        co_mitigation: co.to_string(),
+        co_events: co_metrics.map(|m| m.co_events.len() as u64).unwrap_or(0),
+        co_synthetic_requests: co_metrics.map(|m| m.synthetic_requests).unwrap_or(0),
+        reports: reports
+            .iter()
+            .filter(|p| p.exists())
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect(),
+    }
+}
+
+/// Runs `plan` against `target`, writes `goose-report.{html,json,md}` and
+/// `load.json` into `out_dir`, and returns what `load.json` holds.
+pub async fn run(
+    plan: &LoadPlan,
+    target: &Target,
+    out_dir: &Path,
+) -> Result<LoadReport, LoadError> {
+    let profile = &plan.profile;
+    check_url(&target.base_url, target.allow_remote)?;
+    if profile.weight(crate::profile::TransactionKind::Webhook) > 0
+        && target.webhook_secret.as_deref().unwrap_or("").is_empty()
+    {
+        return Err(LoadError::MissingWebhookSecret);
+    }
+    preflight(target).await?;
+    std::fs::create_dir_all(out_dir).map_err(|e| LoadError::Io {
+        path: out_dir.to_path_buf(),
+        source: e,
+    })?;
+
+    let open = profile.mode == Mode::Open;
+    let lead = if open {
+        open_lead(profile.users)
+    } else {
+        Duration::ZERO
+    };
+    let phases: Vec<(String, Duration)> = profile
+        .phases
+        .iter()
+        .map(|p| (p.name.clone(), p.duration))
+        .collect();
+    let clock = PhaseClock::new(&phases, open);
+    let mut phase_seconds: Vec<f64> = Vec::new();
+    if open {
+        phase_seconds.push(lead.as_secs_f64());
+    }
+    phase_seconds.extend(phases.iter().map(|(_, d)| d.as_secs_f64()));
+
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let mut ctx = RunContext::new(Recorder::new(clock), run_id, plan.seed);
+    ctx.webhook_secret = target.webhook_secret.clone();
+    ctx.lead = lead;
+    if open {
+        let segs: Vec<(f64, Duration)> = profile
+            .phases
+            .iter()
+            .map(|p| (p.rate.unwrap_or(1.0), p.duration))
+            .collect();
+        ctx.schedule = Some(OpenSchedule::new(&segs, profile.users));
+    }
+    let ctx = Arc::new(ctx);
+
+    let mut scenario = Scenario::new("marketplace")
+        .register_transaction(transaction!(setup_txn).set_name("setup").set_on_start());
+    let weights = reduce_weights(&profile.mix.iter().map(|(_, w)| *w).collect::<Vec<_>>());
+    for ((kind, _), w) in profile.mix.iter().zip(weights) {
+        let t = transactions::transaction_for(*kind)
+            .set_weight(w as usize)
+            .map_err(|e| LoadError::Goose(e.to_string()))?;
+        scenario = scenario.register_transaction(t);
+    }
+    if let (Mode::Closed, Some(t)) = (profile.mode, profile.think_time) {
+        scenario = scenario
+            .set_wait_time(t.min, t.max)
+            .map_err(|e| LoadError::Goose(e.to_string()))?;
+    }
+
+    let co = if open {
+        GooseCoordinatedOmissionMitigation::Disabled
+    } else {
+        GooseCoordinatedOmissionMitigation::Average
+    };
+    let co_name = if open {
+        "disabled (open model)"
+    } else {
+        "average"
+    };
+    let reports: Vec<PathBuf> = ["goose-report.html", "goose-report.json", "goose-report.md"]
+        .iter()
+        .map(|n| out_dir.join(n))
+        .collect();
+    let started_at = chrono::Utc::now();
+    let outcome = execute(Attack {
+        ctx: ctx.clone(),
+        host: target.base_url.clone(),
+        scenario,
+        test_plan: goose_test_plan(profile, lead),
+        request_timeout: profile.request_timeout,
+        co_mitigation: co,
+        reports: reports.clone(),
+        planned: lead + profile.total_duration(),
+        abort: plan.slo.clone(),
+        phase_seconds: phase_seconds.clone(),
+    })
+    .await?;
+
+    let duration = outcome.ended.saturating_duration_since(outcome.started);
+    let planned = ctx.schedule.as_ref().map(|s| s.planned());
+    let (all, transactions, open_model) =
+        ctx.recorder
+            .snapshot(&phase_seconds, duration.as_secs_f64(), planned);
+    let mut windows = Vec::new();
+    let mut at = 0.0;
+    if open {
+        windows.push(PhaseWindow {
+            name: SETUP_PHASE.to_string(),
+            start_s: 0.0,
+            end_s: lead.as_secs_f64(),
+            users: profile.users,
+            rate: None,
+        });
+        at = lead.as_secs_f64();
+    }
+    for p in &profile.phases {
+        let end = at + p.duration.as_secs_f64();
+        windows.push(PhaseWindow {
+            name: p.name.clone(),
+            start_s: at,
+            end_s: end,
+            users: p.users,
+            rate: p.rate,
+        });
+        at = end;
+    }
+    // `phases` lists the profile's phases; the setup window is implied.
+    let windows: Vec<PhaseWindow> = windows
+        .into_iter()
+        .filter(|w| w.name != SETUP_PHASE)
+        .collect();
+    let report = LoadReport {
+        profile: profile.name.clone(),
+        mode: profile.mode.name().to_string(),
+        latency_mode: if open {
+            LATENCY_MODE_OPEN
+        } else {
+            LATENCY_MODE_CLOSED
+        }
+        .to_string(),
+        target: target.base_url.clone(),
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        duration_s: (duration.as_secs_f64() * 1000.0).round() / 1000.0,
+        users: profile.users,
+        phases: windows,
+        all,
+        transactions,
+        open_model,
+        aborted: outcome.aborted,
+        goose: goose_summary(&outcome.metrics, co_name, &reports),
+    };
+    let path = out_dir.join("load.json");
+    report
+        .write(&path)
+        .map_err(|e| LoadError::Io { path, source: e })?;
+    Ok(report)
+}
+
+async fn setup_txn(user: &mut GooseUser) -> TransactionResult {
+    transactions::setup_user(user).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_only_unless_allowed() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://127.1.2.3",
+            "http://[::1]:80/",
+        ] {
+            assert!(check_url(ok, false).is_ok(), "{ok}");
+        }
+        for remote in [
+            "http://10.0.0.1",
+            "http://192.168.1.1:80",
+            "https://example.com",
+            "http://0.0.0.0:80",
+        ] {
+            assert!(
+                matches!(
+                    check_url(remote, false),
+                    Err(LoadError::RemoteTarget { .. })
+                ),
+                "{remote}"
+            );
+            assert!(check_url(remote, true).is_ok());
+        }
+        assert!(matches!(
+            check_url("ftp://127.0.0.1", false),
+            Err(LoadError::BadTarget { .. })
+        ));
+        assert!(matches!(
+            check_url("not a url", false),
+            Err(LoadError::BadTarget { .. })
+        ));
+    }
+
+    #[test]
+    fn test_plans() {
+        let parse = |t: &str| Profile::parse(t, "p.toml", "p").unwrap();
+        let mix = "[mix]\nbrowse_list = 1\n";
+        let smoke = parse(&format!("users = 10\nduration = \"30s\"\n{mix}"));
+        assert_eq!(goose_test_plan(&smoke, Duration::ZERO), "10,0;10,30;0,0");
+        let release = parse(&format!(
+            "{mix}[[phase]]\nname=\"ramp_up\"\nusers=1000\nduration=\"2m\"\n\
+             [[phase]]\nname=\"plateau\"\nusers=1000\nduration=\"5m\"\n\
+             [[phase]]\nname=\"ramp_down\"\nusers=0\nduration=\"1m\"\n"
+        ));
+        assert_eq!(
+            goose_test_plan(&release, Duration::ZERO),
+            "1000,120;1000,300;0,60"
+        );
+        let open = parse(&format!(
+            "mode=\"open\"\nusers=250\nrate=100\nduration=\"1m\"\n{mix}"
+        ));
+        assert_eq!(open_lead(250), Duration::from_secs(3));
+        assert_eq!(goose_test_plan(&open, open_lead(250)), "250,3;250,60;0,0");
+    }
+
+    #[test]
+    fn weights_reduce() {
+        assert_eq!(
+            reduce_weights(&[30, 45, 10, 5, 5, 5]),
+            vec![6, 9, 2, 1, 1, 1]
+        );
+        assert_eq!(reduce_weights(&[7]), vec![1]);
+        assert_eq!(reduce_weights(&[3, 5]), vec![3, 5]);
+    }
+}

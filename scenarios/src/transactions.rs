@@ -1,0 +1,850 @@
+//! The goose transactions, as plain async functions in goose's style
+//! (`async fn checkout(user: &mut GooseUser) -> TransactionResult`).
+//!
+//! Each user has its own identity: [`setup_user`] (goose `on_start`)
+//! registers a consumer account, logs in and fetches the public catalog
+//! once; token, ids and the catalog view live in goose's session data
+//! ([`UserState`]). Every request is timed by the transaction itself into
+//! the run's HDR histograms: from the intended send time in open mode (see
+//! [`crate::schedule`]), from the actual send time in closed mode, until the
+//! answer's body has been read.
+//!
+//! Outcomes: 2xx is ok; `409 INV001` (stock ran out: fixtures have finite
+//! stock, heavy load empties it) and `429` (rate limited) are business
+//! refusals, counted apart and not as errors; anything else is an error,
+//! named by status and error code (`"500 INTERNAL"`) or transport failure.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use goose::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::report::{Outcome, Recorder};
+use crate::schedule::OpenSchedule;
+
+/// Everything the transactions of one attack share.
+pub(crate) struct RunContext {
+    pub recorder: Recorder,
+    /// Open mode only.
+    pub schedule: Option<OpenSchedule>,
+    /// Open mode: time between the attack's start and the schedule's epoch
+    /// (the user pool starts and registers meanwhile).
+    pub lead: Duration,
+    pub webhook_secret: Option<String>,
+    /// Short id of the run, part of e-mails and webhook ids.
+    pub run_id: String,
+    pub seed: u64,
+    /// Bench runs: the URL every user requests.
+    pub bench_url: Option<String>,
+    /// When the attack's first transaction (goose `test_start`) ran.
+    pub started: Mutex<Option<Instant>>,
+}
+
+impl RunContext {
+    pub fn new(recorder: Recorder, run_id: String, seed: u64) -> RunContext {
+        RunContext {
+            recorder,
+            schedule: None,
+            lead: Duration::ZERO,
+            webhook_secret: None,
+            run_id,
+            seed,
+            bench_url: None,
+            started: Mutex::new(None),
+        }
+    }
+}
+
+/// The context of the attack now running. Attacks run one at a time
+/// (goose's kill switch is process-global), so one slot is enough.
+static CURRENT: Mutex<Option<Arc<RunContext>>> = Mutex::new(None);
+
+pub(crate) fn install(ctx: Arc<RunContext>) {
+    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(ctx);
+}
+
+pub(crate) fn uninstall() {
+    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+fn current() -> Result<Arc<RunContext>, Box<TransactionError>> {
+    CURRENT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .ok_or_else(|| {
+            Box::new(TransactionError::Custom(
+                "no gauntlet load run is active".into(),
+            ))
+        })
+}
+
+/// A product as the user's catalog view knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRef {
+    pub id: i64,
+    /// Stock when fetched, lowered by this user's own orders and 409s.
+    pub stock: i64,
+}
+
+/// Per-user state, kept in goose's session data.
+#[derive(Clone)]
+pub struct UserState {
+    pub(crate) ctx: Arc<RunContext>,
+    pub index: usize,
+    pub email: String,
+    pub password: String,
+    pub user_id: Option<i64>,
+    pub token: Option<String>,
+    pub products: Vec<ProductRef>,
+    /// Catalog pages of 15 (the API's default page size).
+    pub catalog_pages: u64,
+    /// Quantity per product in this user's cart, as far as it knows.
+    pub cart: HashMap<i64, u32>,
+    /// Open mode: this user's next slot in the schedule.
+    pub next_slot: u64,
+    pub orders_placed: u64,
+    pub rng: StdRng,
+}
+
+fn state(user: &mut GooseUser) -> Result<&mut UserState, Box<TransactionError>> {
+    user.get_session_data_mut::<UserState>().ok_or_else(|| {
+        Box::new(TransactionError::Custom(
+            "user has no session (on_start did not run)".into(),
+        ))
+    })
+}
+
+impl UserState {
+    fn product(&mut self, in_stock: bool) -> Option<i64> {
+        if self.products.is_empty() {
+            return None;
+        }
+        if in_stock {
+            let n = self.products.iter().filter(|p| p.stock > 0).count();
+            if n > 0 {
+                let pick = self.rng.random_range(0..n);
+                return self
+                    .products
+                    .iter()
+                    .filter(|p| p.stock > 0)
+                    .nth(pick)
+                    .map(|p| p.id);
+            }
+        }
+        let i = self.rng.random_range(0..self.products.len());
+        Some(self.products[i].id)
+    }
+
+    fn set_stock(&mut self, id: i64, f: impl Fn(i64) -> i64) {
+        if let Some(p) = self.products.iter_mut().find(|p| p.id == id) {
+            p.stock = f(p.stock);
+        }
+    }
+}
+
+/// One HTTP exchange of a transaction.
+struct Req<'a> {
+    txn: &'static str,
+    method: GooseMethod,
+    path: String,
+    /// Request name in goose's metrics (path template).
+    name: &'a str,
+    body: Option<Vec<u8>>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl<'a> Req<'a> {
+    fn new(txn: &'static str, method: GooseMethod, path: impl Into<String>, name: &'a str) -> Self {
+        Req {
+            txn,
+            method,
+            path: path.into(),
+            name,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    fn json(mut self, v: &Value) -> Self {
+        self.body = Some(serde_json::to_vec(v).expect("JSON value"));
+        self
+    }
+
+    fn header(mut self, k: &'static str, v: impl Into<String>) -> Self {
+        self.headers.push((k, v.into()));
+        self
+    }
+
+    fn bearer(self, token: Option<&str>) -> Self {
+        match token {
+            Some(t) => self.header("authorization", format!("Bearer {t}")),
+            None => self,
+        }
+    }
+}
+
+struct Answer {
+    status: Option<u16>,
+    json: Option<Value>,
+    outcome: Outcome,
+}
+
+/// The outcome of an answer: 2xx ok; 409 INV001 and 429 refusals; other
+/// statuses errors named `"STATUS CODE"`.
+pub fn classify(status: u16, body: &[u8]) -> Outcome {
+    if (200..300).contains(&status) {
+        return Outcome::Ok;
+    }
+    let code = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        v.pointer("/error/code")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let reason = match &code {
+        Some(c) => format!("{status} {c}"),
+        None => status.to_string(),
+    };
+    match (status, code.as_deref()) {
+        (409, Some("INV001")) | (429, _) => Outcome::Refused(reason),
+        _ => Outcome::Error(reason),
+    }
+}
+
+fn transport_reason(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "body"
+    } else {
+        "other"
+    };
+    format!("transport: {kind}")
+}
+
+/// Sends `req`, reads the answer, records it. `intended`: open mode's
+/// intended send time, from which latency is counted.
+async fn exchange(
+    user: &mut GooseUser,
+    ctx: &RunContext,
+    req: Req<'_>,
+    intended: Option<Instant>,
+) -> Result<Answer, Box<TransactionError>> {
+    let mut rb = user.get_request_builder(&req.method, &req.path)?;
+    for (k, v) in &req.headers {
+        rb = rb.header(*k, v);
+    }
+    if let Some(body) = req.body {
+        rb = rb.header("content-type", "application/json").body(body);
+    }
+    let goose_req = GooseRequest::builder()
+        .method(req.method)
+        .name(req.name)
+        .set_request_builder(rb)
+        .build();
+    let sent = Instant::now();
+    let goose = user.request(goose_req).await?;
+    let mut metric = goose.request;
+    let (status, body, transport) = match goose.response {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            match resp.bytes().await {
+                Ok(b) => (Some(status), b.to_vec(), None),
+                Err(e) => (Some(status), Vec::new(), Some(transport_reason(&e))),
+            }
+        }
+        Err(e) => (None, Vec::new(), Some(transport_reason(&e))),
+    };
+    let done = Instant::now();
+    let from = intended.unwrap_or(sent);
+    let outcome = match (status, transport) {
+        (_, Some(reason)) => Outcome::Error(reason),
+        (Some(s), None) => classify(s, &body),
+        (None, None) => Outcome::Error("transport: other".into()),
+    };
+    ctx.recorder.record(
+        user.weighted_users_index,
+        req.txn,
+        from,
+        done.saturating_duration_since(from),
+        outcome.clone(),
+    );
+    if matches!(outcome, Outcome::Refused(_)) {
+        // Goose counts every non-2xx as a failure; a refusal is an expected
+        // business answer, so its reports agree with load.json.
+        user.set_success(&mut metric)?;
+    }
+    let json = serde_json::from_slice(&body).ok();
+    Ok(Answer {
+        status,
+        json,
+        outcome,
+    })
+}
+
+enum Slot {
+    /// Closed mode: send now.
+    Now,
+    /// Open mode: the intended send time (already waited for).
+    At(Instant),
+    /// Open mode: this user's schedule is over.
+    Over,
+}
+
+/// Open mode: waits for this user's next slot of the schedule.
+async fn next_slot(user: &mut GooseUser) -> Result<Slot, Box<TransactionError>> {
+    let index = user.weighted_users_index;
+    let st = state(user)?;
+    let ctx = st.ctx.clone();
+    let Some(schedule) = &ctx.schedule else {
+        return Ok(Slot::Now);
+    };
+    let epoch = ctx.recorder.epoch().unwrap_or_else(Instant::now);
+    let k = st.next_slot;
+    st.next_slot += 1;
+    match schedule.user_slot(index as u32, k) {
+        None => {
+            // Goose stops the users at the end of the plan; idle until then.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok(Slot::Over)
+        }
+        Some(offset) => {
+            let at = epoch + offset;
+            if at > Instant::now() {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+            }
+            ctx.recorder
+                .record_send(index, Instant::now().saturating_duration_since(at));
+            Ok(Slot::At(at))
+        }
+    }
+}
+
+/// `Some(intended send time or None)` to go on, `None` when the schedule is over.
+async fn begin(user: &mut GooseUser) -> Result<Option<Option<Instant>>, Box<TransactionError>> {
+    Ok(match next_slot(user).await? {
+        Slot::Now => Some(None),
+        Slot::At(at) => Some(Some(at)),
+        Slot::Over => None,
+    })
+}
+
+/// goose `test_start`: marks the start of the attack and the epoch of the
+/// phases.
+pub async fn mark_start(_user: &mut GooseUser) -> TransactionResult {
+    let ctx = current()?;
+    let now = Instant::now();
+    *ctx.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
+    ctx.recorder.set_epoch(now + ctx.lead);
+    Ok(())
+}
+
+/// goose `on_start`: a new consumer account (register, then log in), and
+/// the public catalog once.
+pub async fn setup_user(user: &mut GooseUser) -> TransactionResult {
+    let ctx = current()?;
+    init_session(user, &ctx);
+    let account = ensure_account(user, &ctx).await;
+    let catalog = load_catalog(user, &ctx).await;
+    join_schedule(user, &ctx)?;
+    account?;
+    catalog
+}
+
+/// The user's session: identity, rng, empty catalog view.
+fn init_session(user: &mut GooseUser, ctx: &Arc<RunContext>) {
+    let index = user.weighted_users_index;
+    let mut rng =
+        StdRng::seed_from_u64(ctx.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let tag: u32 = rng.random();
+    let email = format!("load-{}-{index}-{tag:08x}@load.example", ctx.run_id);
+    let password = format!("load-pass-{:016x}", rng.random::<u64>());
+    user.set_session_data(UserState {
+        ctx: ctx.clone(),
+        index,
+        email,
+        password,
+        user_id: None,
+        token: None,
+        products: Vec::new(),
+        catalog_pages: 1,
+        cart: HashMap::new(),
+        next_slot: 0,
+        orders_placed: 0,
+        rng,
+    });
+}
+
+/// Open mode: the user's first slot is the first one at or after now
+/// (earlier ones are counted as skipped).
+fn join_schedule(user: &mut GooseUser, ctx: &RunContext) -> TransactionResult {
+    if let Some(schedule) = &ctx.schedule {
+        let index = user.weighted_users_index;
+        let epoch = ctx.recorder.epoch().unwrap_or_else(Instant::now);
+        let since = Instant::now().saturating_duration_since(epoch);
+        let k = schedule.first_slot_at_or_after(index as u32, since);
+        ctx.recorder.record_skipped(index, k);
+        state(user)?.next_slot = k;
+    }
+    Ok(())
+}
+
+/// Registers and logs in unless the user already has a token.
+async fn ensure_account(user: &mut GooseUser, ctx: &RunContext) -> TransactionResult {
+    let (email, password, has_token) = {
+        let st = state(user)?;
+        (st.email.clone(), st.password.clone(), st.token.is_some())
+    };
+    if has_token {
+        return Ok(());
+    }
+    let body = json!({
+        "name": format!("Load user {}", user.weighted_users_index),
+        "email": email, "password": password, "password_confirmation": password,
+        "role": "consumer",
+    });
+    let a = exchange(
+        user,
+        ctx,
+        Req::new(
+            "register",
+            GooseMethod::Post,
+            "/api/v1/auth/register",
+            "register",
+        )
+        .json(&body),
+        None,
+    )
+    .await?;
+    let registered = a.outcome == Outcome::Ok
+        || (a.status == Some(422)
+            && a.json
+                .as_ref()
+                .and_then(|j| j.pointer("/error/details/email"))
+                .is_some());
+    if !registered {
+        return Err(Box::new(TransactionError::Custom(format!(
+            "register failed: {:?}",
+            a.outcome
+        ))));
+    }
+    if let Some(id) = a
+        .json
+        .as_ref()
+        .and_then(|j| j.pointer("/user/id"))
+        .and_then(Value::as_i64)
+    {
+        state(user)?.user_id = Some(id);
+    }
+    let body = json!({"email": email, "password": password});
+    let a = exchange(
+        user,
+        ctx,
+        Req::new("login", GooseMethod::Post, "/api/v1/auth/login", "login").json(&body),
+        None,
+    )
+    .await?;
+    let token = a
+        .json
+        .as_ref()
+        .and_then(|j| j.pointer("/token"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match token {
+        Some(t) if a.outcome == Outcome::Ok => {
+            let st = state(user)?;
+            st.token = Some(t);
+            if st.user_id.is_none() {
+                st.user_id = a
+                    .json
+                    .as_ref()
+                    .and_then(|j| j.pointer("/user/id"))
+                    .and_then(Value::as_i64);
+            }
+            Ok(())
+        }
+        _ => Err(Box::new(TransactionError::Custom(format!(
+            "login failed: {:?}",
+            a.outcome
+        )))),
+    }
+}
+
+/// `GET /api/v1/public/products?per_page=100`: the products this user will
+/// browse and buy, with their stock.
+async fn load_catalog(user: &mut GooseUser, ctx: &RunContext) -> TransactionResult {
+    let a = exchange(
+        user,
+        ctx,
+        Req::new(
+            "catalog",
+            GooseMethod::Get,
+            "/api/v1/public/products?per_page=100",
+            "/api/v1/public/products?per_page=100",
+        ),
+        None,
+    )
+    .await?;
+    let Some(j) = a.json.filter(|_| a.outcome == Outcome::Ok) else {
+        return Err(Box::new(TransactionError::Custom(format!(
+            "catalog failed: {:?}",
+            a.outcome
+        ))));
+    };
+    let products: Vec<ProductRef> = j
+        .get("data")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|p| {
+                    Some(ProductRef {
+                        id: p.get("id")?.as_i64()?,
+                        stock: p.get("stock").and_then(Value::as_i64).unwrap_or(0),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let total = j
+        .get("total")
+        .and_then(Value::as_u64)
+        .unwrap_or(products.len() as u64);
+    let st = state(user)?;
+    st.products = products;
+    st.catalog_pages = total.div_ceil(15).max(1);
+    Ok(())
+}
+
+/// Authenticated transactions first make sure the user has an account (a
+/// failed `on_start` is retried here).
+async fn token_of(
+    user: &mut GooseUser,
+    ctx: &RunContext,
+) -> Result<Option<String>, Box<TransactionError>> {
+    if state(user)?.token.is_none() {
+        let _ = ensure_account(user, ctx).await;
+    }
+    Ok(state(user)?.token.clone())
+}
+
+/// `GET /api/v1/public/products?page=N`: a random catalog page.
+pub async fn browse_list(user: &mut GooseUser) -> TransactionResult {
+    let Some(intended) = begin(user).await? else {
+        return Ok(());
+    };
+    let (ctx, page, token) = {
+        let st = state(user)?;
+        let page = st.rng.random_range(1..=st.catalog_pages);
+        (st.ctx.clone(), page, st.token.clone())
+    };
+    exchange(
+        user,
+        &ctx,
+        Req::new(
+            "browse_list",
+            GooseMethod::Get,
+            format!("/api/v1/public/products?page={page}"),
+            "/api/v1/public/products?page={n}",
+        )
+        .bearer(token.as_deref()),
+        intended,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `GET /api/v1/public/products/{id}`: one product of the catalog view.
+pub async fn browse_detail(user: &mut GooseUser) -> TransactionResult {
+    let Some(intended) = begin(user).await? else {
+        return Ok(());
+    };
+    let (ctx, id, token) = {
+        let st = state(user)?;
+        (
+            st.ctx.clone(),
+            st.product(false).unwrap_or(1),
+            st.token.clone(),
+        )
+    };
+    exchange(
+        user,
+        &ctx,
+        Req::new(
+            "browse_detail",
+            GooseMethod::Get,
+            format!("/api/v1/public/products/{id}"),
+            "/api/v1/public/products/{id}",
+        )
+        .bearer(token.as_deref()),
+        intended,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `POST /api/v1/cart/items {product_id, quantity: 1}`. A cart line holds
+/// at most 100; a line that is full is emptied first (`DELETE
+/// /api/v1/cart/items`, recorded as `cart_clear`).
+pub async fn cart_add(user: &mut GooseUser) -> TransactionResult {
+    let Some(intended) = begin(user).await? else {
+        return Ok(());
+    };
+    let ctx = state(user)?.ctx.clone();
+    let token = token_of(user, &ctx).await?;
+    let (id, full) = {
+        let st = state(user)?;
+        let id = st.product(true).unwrap_or(1);
+        (id, st.cart.get(&id).copied().unwrap_or(0) >= 100)
+    };
+    if full {
+        exchange(
+            user,
+            &ctx,
+            Req::new(
+                "cart_clear",
+                GooseMethod::Delete,
+                "/api/v1/cart/items",
+                "/api/v1/cart/items (clear)",
+            )
+            .bearer(token.as_deref()),
+            intended,
+        )
+        .await?;
+        state(user)?.cart.clear();
+        return Ok(());
+    }
+    let a = exchange(
+        user,
+        &ctx,
+        Req::new(
+            "cart_add",
+            GooseMethod::Post,
+            "/api/v1/cart/items",
+            "/api/v1/cart/items",
+        )
+        .bearer(token.as_deref())
+        .json(&json!({"product_id": id, "quantity": 1})),
+        intended,
+    )
+    .await?;
+    if a.outcome == Outcome::Ok {
+        *state(user)?.cart.entry(id).or_default() += 1;
+    }
+    Ok(())
+}
+
+/// The checkout body of one product, as the journeys send it.
+pub fn order_body(product_id: i64, quantity: i64) -> Value {
+    json!({
+        "items": [{"product_id": product_id, "quantity": quantity}],
+        "shipping_method": "courier",
+        "payment_method": "card",
+        "shipping_address": "12 Orchard Lane, Springfield",
+    })
+}
+
+/// `POST /api/v1/public/orders` with a new `Idempotency-Key` per request.
+/// Out of stock (409 INV001) is an expected business answer.
+pub async fn checkout(user: &mut GooseUser) -> TransactionResult {
+    let Some(intended) = begin(user).await? else {
+        return Ok(());
+    };
+    let ctx = state(user)?.ctx.clone();
+    let token = token_of(user, &ctx).await?;
+    let id = state(user)?.product(true).unwrap_or(1);
+    let key = uuid::Uuid::new_v4().to_string();
+    let a = exchange(
+        user,
+        &ctx,
+        Req::new(
+            "checkout",
+            GooseMethod::Post,
+            "/api/v1/public/orders",
+            "/api/v1/public/orders",
+        )
+        .bearer(token.as_deref())
+        .header("idempotency-key", key)
+        .json(&order_body(id, 1)),
+        intended,
+    )
+    .await?;
+    let st = state(user)?;
+    match &a.outcome {
+        Outcome::Ok => {
+            st.orders_placed += 1;
+            st.set_stock(id, |s| s - 1);
+        }
+        Outcome::Refused(r) if r.starts_with("409") => st.set_stock(id, |_| 0),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `X-Shopify-Hmac-Sha256` of `body`: base64 HMAC-SHA256 with `secret`.
+pub fn shopify_signature(secret: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The storefront order of a webhook: a new external id, one to three of
+/// the seeded SKUs (`SKU-0001` ... `SKU-0050`).
+pub fn webhook_body(external_id: &str, rng: &mut impl Rng) -> Value {
+    let lines: Vec<Value> = (0..rng.random_range(1..=3))
+        .map(|_| {
+            json!({
+                "sku": format!("SKU-{:04}", rng.random_range(1..=50)),
+                "quantity": rng.random_range(1..=3),
+            })
+        })
+        .collect();
+    json!({"id": external_id, "line_items": lines, "source_name": "web"})
+}
+
+/// `POST /api/v1/webhooks/shopify`: a signed storefront order (new id each
+/// time, so each is created: 201).
+pub async fn webhook(user: &mut GooseUser) -> TransactionResult {
+    let Some(intended) = begin(user).await? else {
+        return Ok(());
+    };
+    let (ctx, body) = {
+        let st = state(user)?;
+        let id = format!("load-{}-{}", st.ctx.run_id, uuid::Uuid::new_v4().simple());
+        let body = webhook_body(&id, &mut st.rng);
+        (st.ctx.clone(), serde_json::to_vec(&body).expect("JSON"))
+    };
+    let secret = ctx.webhook_secret.clone().unwrap_or_default();
+    let signature = shopify_signature(&secret, &body);
+    let mut req = Req::new(
+        "webhook",
+        GooseMethod::Post,
+        "/api/v1/webhooks/shopify",
+        "/api/v1/webhooks/shopify",
+    )
+    .header("x-shopify-hmac-sha256", signature)
+    .header("x-shopify-topic", "orders/create");
+    req.body = Some(body);
+    exchange(user, &ctx, req, intended).await?;
+    Ok(())
+}
+
+/// `GET /api/v1/orders`: the user's own orders.
+pub async fn orders_list(user: &mut GooseUser) -> TransactionResult {
+    let Some(intended) = begin(user).await? else {
+        return Ok(());
+    };
+    let ctx = state(user)?.ctx.clone();
+    let token = token_of(user, &ctx).await?;
+    exchange(
+        user,
+        &ctx,
+        Req::new(
+            "orders_list",
+            GooseMethod::Get,
+            "/api/v1/orders?per_page=15",
+            "/api/v1/orders",
+        )
+        .bearer(token.as_deref()),
+        intended,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Bench `on_start`: a session without an account, joined to the schedule
+/// in open mode.
+pub async fn bench_setup(user: &mut GooseUser) -> TransactionResult {
+    let ctx = current()?;
+    init_session(user, &ctx);
+    join_schedule(user, &ctx)
+}
+
+/// Bench: `GET` the run's bench URL, as fast as the user can (closed) or
+/// on the schedule (open).
+pub async fn bench_get(user: &mut GooseUser) -> TransactionResult {
+    let Some(intended) = begin(user).await? else {
+        return Ok(());
+    };
+    let ctx = state(user)?.ctx.clone();
+    let url = ctx.bench_url.clone().unwrap_or_default();
+    exchange(
+        user,
+        &ctx,
+        Req::new("bench", GooseMethod::Get, url, "bench"),
+        intended,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The goose transaction of a mix entry.
+pub(crate) fn transaction_for(kind: crate::profile::TransactionKind) -> Transaction {
+    use crate::profile::TransactionKind as K;
+    let t = match kind {
+        K::BrowseList => transaction!(browse_list),
+        K::BrowseDetail => transaction!(browse_detail),
+        K::CartAdd => transaction!(cart_add),
+        K::Checkout => transaction!(checkout),
+        K::Webhook => transaction!(webhook),
+        K::OrdersList => transaction!(orders_list),
+    };
+    t.set_name(kind.name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes() {
+        assert_eq!(classify(201, b"{}"), Outcome::Ok);
+        assert_eq!(
+            classify(409, br#"{"error":{"code":"INV001","message":"x"}}"#),
+            Outcome::Refused("409 INV001".into())
+        );
+        assert_eq!(
+            classify(429, br#"{"error":{"code":"RATE001","message":"x"}}"#),
+            Outcome::Refused("429 RATE001".into())
+        );
+        assert_eq!(
+            classify(409, br#"{"error":{"code":"ORD002","message":"x"}}"#),
+            Outcome::Error("409 ORD002".into())
+        );
+        assert_eq!(classify(502, b"<html>"), Outcome::Error("502".into()));
+    }
+
+    #[test]
+    fn signature_matches_the_journeys() {
+        // Same construction as journeys::actions::shopify_signature:
+        // base64(HMAC-SHA256(secret, raw body)).
+        assert_eq!(
+            shopify_signature("key", b"The quick brown fox jumps over the lazy dog"),
+            "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="
+        );
+    }
+
+    #[test]
+    fn webhook_bodies_are_valid_orders() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..50 {
+            let b = webhook_body("load-x-1", &mut rng);
+            let lines = b["line_items"].as_array().unwrap();
+            assert!((1..=3).contains(&lines.len()));
+            for l in lines {
+                let sku = l["sku"].as_str().unwrap();
+                let n: u32 = sku.strip_prefix("SKU-").unwrap().parse().unwrap();
+                assert!((1..=50).contains(&n));
+                assert!((1..=3).contains(&l["quantity"].as_i64().unwrap()));
+            }
+        }
+    }
+}
