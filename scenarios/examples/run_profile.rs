@@ -88,29 +88,8 @@ async fn main() {
     if let Some(a) = &report.aborted {
         println!("ABORTED: {a}");
     }
-    println!(
-        "\n{:<14} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "transaction", "count", "errors", "refused", "rps", "p50 ms", "p95 ms", "p99 ms", "max ms"
-    );
-    let mut rows: Vec<(&String, &gauntlet_scenarios::Breakdown)> =
-        report.transactions.iter().collect();
+    println!("\n{}", report.transaction_table());
     let all = "all".to_string();
-    rows.push((&all, &report.all));
-    for (name, b) in rows {
-        let s = &b.run;
-        println!(
-            "{:<14} {:>7} {:>7} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
-            name,
-            s.count,
-            s.errors_total,
-            s.refusals_total,
-            s.rps,
-            s.latency_ms.p50,
-            s.latency_ms.p95,
-            s.latency_ms.p99,
-            s.latency_ms.max
-        );
-    }
     for (name, b) in report.transactions.iter().chain([(&all, &report.all)]) {
         if !b.run.errors.is_empty() || !b.run.refusals.is_empty() {
             println!(

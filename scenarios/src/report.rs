@@ -127,6 +127,33 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// The per-transaction table the terminal shows: counts, errors,
+    /// refusals, rate and latency percentiles, with an `all` row last.
+    pub fn transaction_table(&self) -> String {
+        let mut out = format!(
+            "{:<14} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+            "TRANSACTION",
+            "COUNT",
+            "ERRORS",
+            "REFUSED",
+            "RPS",
+            "P50 MS",
+            "P95 MS",
+            "P99 MS",
+            "MAX MS"
+        );
+        let all = "all".to_string();
+        for (name, b) in self.transactions.iter().chain([(&all, &self.all)]) {
+            let s = &b.run;
+            let l = &s.latency_ms;
+            out.push_str(&format!(
+                "{name:<14} {:>7} {:>7} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}\n",
+                s.count, s.errors_total, s.refusals_total, s.rps, l.p50, l.p95, l.p99, l.max
+            ));
+        }
+        out
+    }
+
     pub fn load(path: &Path) -> std::io::Result<LoadReport> {
         let text = std::fs::read_to_string(path)?;
         serde_json::from_str(&text).map_err(std::io::Error::other)

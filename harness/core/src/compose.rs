@@ -465,11 +465,11 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         let unit = match &rest[..unit_len] {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
             _ => return Err(bad()),
         };
-        total += unit;
+        total = total.saturating_add(unit);
         rest = &rest[unit_len..];
     }
     Ok(total)

@@ -154,27 +154,8 @@ fn judge(
     if let Some(reason) = &report.aborted {
         println!("ABORTED: {reason}");
     }
-    println!(
-        "\n{:<14} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "TRANSACTION", "COUNT", "ERRORS", "REFUSED", "RPS", "P50 MS", "P95 MS", "P99 MS", "MAX MS"
-    );
-    let all = "all".to_string();
-    for (name, b) in report.transactions.iter().chain([(&all, &report.all)]) {
-        let s = &b.run;
-        println!(
-            "{:<14} {:>7} {:>7} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
-            name,
-            s.count,
-            s.errors_total,
-            s.refusals_total,
-            s.rps,
-            s.latency_ms.p50,
-            s.latency_ms.p95,
-            s.latency_ms.p99,
-            s.latency_ms.max
-        );
-    }
-    println!("\n{}", verdict_table(&verdicts));
+    println!("\n{}", report.transaction_table());
+    println!("{}", verdict_table(&verdicts));
     let invariant_ok = match invariant {
         Some(inv) if inv.holds() => {
             println!(
