@@ -6,6 +6,8 @@ use serde_json::{json, Value};
 use crate::journey::{Failure, Journey};
 use crate::request::Req;
 
+pub use gauntlet_harness::wire::{html_escape, shopify_signature};
+
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: i64,
@@ -87,24 +89,6 @@ pub async fn stock_of(j: &mut Journey, product: i64) -> Result<i64, Failure> {
         .await?;
     r.expect_status(200)?;
     r.i64_at("/data/stock")
-}
-
-/// The escaping a server-side renderer applies to text.
-pub fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// `X-Shopify-Hmac-Sha256` of `body`: base64 HMAC-SHA256 with `secret`.
-pub fn shopify_signature(secret: &str, body: &[u8]) -> String {
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// Polls `probe` every 250 ms until it yields `Some`, or fails with

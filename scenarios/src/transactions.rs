@@ -687,14 +687,7 @@ pub async fn checkout(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
-/// `X-Shopify-Hmac-Sha256` of `body`: base64 HMAC-SHA256 with `secret`.
-pub fn shopify_signature(secret: &str, body: &[u8]) -> String {
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
+pub use gauntlet_harness::wire::shopify_signature;
 
 /// The storefront order of a webhook: a new external id, one to three of
 /// the seeded SKUs (`SKU-0001` ... `SKU-0050`).
@@ -820,16 +813,6 @@ mod tests {
             Outcome::Error("409 ORD002".into())
         );
         assert_eq!(classify(502, b"<html>"), Outcome::Error("502".into()));
-    }
-
-    #[test]
-    fn signature_matches_the_journeys() {
-        // Same construction as journeys::actions::shopify_signature:
-        // base64(HMAC-SHA256(secret, raw body)).
-        assert_eq!(
-            shopify_signature("key", b"The quick brown fox jumps over the lazy dog"),
-            "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="
-        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`target`]: the system's HTTP API, identity check, loopback guard
 //! - [`invariants`]: data invariants checked with SQL after load or chaos
 //! - [`smoke`]: a quick end-to-end check of a running target
+//! - [`wire`]: webhook signature and HTML escaping clients must reproduce
 //! - [`launch`]: build + up + verified healthy, shared by the commands
 //! - [`exit_codes`], [`error`]: what the binary reports and returns
 
@@ -21,6 +22,7 @@ pub mod pm2;
 pub mod smoke;
 pub mod stack;
 pub mod target;
+pub mod wire;
 pub mod workspace;
 
 pub use error::{Error, Result};

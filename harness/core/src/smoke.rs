@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::stack::Stack;
 use crate::target::{error_chain, Target};
+use crate::wire::html_escape;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
@@ -287,15 +288,6 @@ async fn pm2_online(stack: &Stack) -> Outcome {
     } else {
         Err(down.join("; "))
     }
-}
-
-/// The escaping a server-side renderer must apply to text.
-pub fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// Waits until every PM2 process is online (or the deadline passes).

@@ -227,14 +227,7 @@ pub async fn events_survive_a_redis_outage(sut: &Sut, orders: usize, wait: Durat
     }
 }
 
-/// `X-Shopify-Hmac-Sha256` for `body`: base64 of HMAC-SHA256 with `secret`.
-pub fn shopify_signature(secret: &str, body: &[u8]) -> String {
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
+pub use gauntlet_harness::wire::shopify_signature;
 
 async fn post_webhook(sut: &Sut, body: &str, signature: &str) -> super::Reply {
     let r = sut
