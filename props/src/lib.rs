@@ -1,0 +1,1 @@
+//! Property tests over HTTP (skeleton; filled in by issue 6).

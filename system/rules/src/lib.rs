@@ -1,0 +1,1 @@
+//! Rules engines (skeleton; filled in by issue 6).
