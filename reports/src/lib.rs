@@ -5,6 +5,7 @@
 
 mod junit;
 mod markdown;
+mod props;
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use gauntlet_journeys::RunReport;
 
 pub use junit::junit_xml;
 pub use markdown::summary_markdown;
+pub use props::{props_junit_xml, props_summary_markdown, replay_command};
 
 /// `journeys.json`: the report as stable JSON (schema in `RunReport::schema`).
 pub fn journeys_json(report: &RunReport) -> String {
@@ -38,6 +40,11 @@ pub fn write_all(report: &RunReport, dir: &Path) -> std::io::Result<Vec<PathBuf>
 
 /// Appends the summary to `$GITHUB_STEP_SUMMARY` when it is set.
 pub fn append_github_summary(report: &RunReport) -> std::io::Result<bool> {
+    append_to_github_summary(&summary_markdown(report))
+}
+
+/// Appends `markdown` to `$GITHUB_STEP_SUMMARY` when it is set.
+pub fn append_to_github_summary(markdown: &str) -> std::io::Result<bool> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
         return Ok(false);
     };
@@ -46,7 +53,7 @@ pub fn append_github_summary(report: &RunReport) -> std::io::Result<bool> {
         .create(true)
         .append(true)
         .open(path)?;
-    file.write_all(summary_markdown(report).as_bytes())?;
+    file.write_all(markdown.as_bytes())?;
     Ok(true)
 }
 

@@ -77,7 +77,7 @@ pub fn summary_markdown(report: &RunReport) -> String {
 }
 
 /// Keeps a message from breaking the table or the markup.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('|', "\\|")
         .replace('\n', " ")
         .replace('<', "&lt;")

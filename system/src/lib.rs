@@ -18,6 +18,7 @@ pub mod pipeline_config;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod retry;
+pub mod rules_store;
 pub mod sink;
 pub mod sink_store;
 pub mod streams;

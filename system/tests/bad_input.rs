@@ -36,6 +36,10 @@ const PARTIAL_UPDATE: &[(&str, &str)] = &[(
     "empty object (missing fields)",
     "PATCH with no fields is a no-op",
 )];
+const ALL_OPTIONAL: &[(&str, &str)] = &[(
+    "empty object (missing fields)",
+    "every valuation input is optional",
+)];
 const STOREFRONT: &[(&str, &str)] = &[
     (
         "unknown field",
@@ -275,6 +279,39 @@ async fn every_write_endpoint_rejects_bad_input_cleanly_and_writes_nothing() {
         .and_then(Value::as_i64)
         .expect("order id");
 
+    let work_order = sut
+        .admin(
+            Method::POST,
+            "/v1/repogen/work-orders",
+            Some(json!({"report_type": "VALUATION"})),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .expect("work order id");
+    let account = sut
+        .admin(
+            Method::POST,
+            "/v1/billing/accounts",
+            Some(json!({"mode": "CREDIT"})),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .expect("billing account id");
+    let wo = |tail: &str| format!("/v1/repogen/work-orders/{work_order}{tail}");
+    let acct = |tail: &str| format!("/v1/billing/accounts/{account}{tail}");
+    let admin = |name: &'static str, method: Method, path: String, valid: Value| Endpoint {
+        name,
+        method,
+        path,
+        token: None,
+        admin: true,
+        headers: vec![],
+        valid,
+        accepts: STRICT,
+    };
+
     let p = Some(producer.token.clone());
     let s = Some(shopper.token.clone());
     let endpoints = vec![
@@ -388,6 +425,85 @@ async fn every_write_endpoint_rejects_bad_input_cleanly_and_writes_nothing() {
             valid: json!({"id": "bad-input-1", "line_items": [{"sku": "SKU-0002", "quantity": 1}]}),
             accepts: STOREFRONT,
         },
+        Endpoint {
+            name: "valuation",
+            method: Method::POST,
+            path: "/v1/repogen/evaluate".into(),
+            token: None,
+            admin: false,
+            headers: vec![],
+            valid: json!({"bank_type": "SBI", "bank_name": "State Bank", "property_address": "1 Mill Road",
+                          "area": {"value": 1000, "unit": "sqft"}, "fmv_input": 1_000_000.0}),
+            accepts: ALL_OPTIONAL,
+        },
+        admin(
+            "create work order",
+            Method::POST,
+            "/v1/repogen/work-orders".into(),
+            json!({"report_type": "VALUATION", "fields": {"bank_name": "B"}}),
+        ),
+        admin(
+            "work order contract",
+            Method::PATCH,
+            wo("/contract"),
+            json!({"fields": {"bank_name": "B"}}),
+        ),
+        admin(
+            "work order evidence",
+            Method::POST,
+            wo("/evidence"),
+            json!({"kind": "PHOTO", "caption": "front"}),
+        ),
+        admin(
+            "work order status",
+            Method::POST,
+            wo("/status"),
+            json!({"status": "DATA_PENDING"}),
+        ),
+        admin(
+            "billing account",
+            Method::POST,
+            "/v1/billing/accounts".into(),
+            json!({"mode": "CREDIT", "status": "active"}),
+        ),
+        admin(
+            "reserve",
+            Method::POST,
+            acct("/reserve"),
+            json!({"amount": 1, "idempotency_key": "k", "ref_type": "job", "ref_id": "1",
+                   "operator_override": false}),
+        ),
+        admin(
+            "consume",
+            Method::POST,
+            acct("/consume"),
+            json!({"reservation_id": 1}),
+        ),
+        admin(
+            "release",
+            Method::POST,
+            acct("/release"),
+            json!({"ref_type": "job", "ref_id": "1"}),
+        ),
+        admin(
+            "grant",
+            Method::POST,
+            acct("/grant"),
+            json!({"amount": 5, "reason": "grant", "idempotency_key": "g"}),
+        ),
+        admin(
+            "feed items",
+            Method::POST,
+            "/api/v1/admin/feed/items".into(),
+            json!({"community": "bad-input", "items": [{"kind": "post", "seller_id": 1,
+                   "created_at": "2025-01-01T00:00:00Z", "signal": 0.5, "fit": 0.5}]}),
+        ),
+        admin(
+            "rate-limit probe",
+            Method::POST,
+            "/api/v1/admin/ratelimit/probe".into(),
+            json!({"key": "bad-input", "capacity": 5, "window_ms": 1000, "requests": 1}),
+        ),
     ];
 
     let before = counts(&sut, &producer, &shopper).await;

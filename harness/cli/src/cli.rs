@@ -54,6 +54,9 @@ pub enum Command {
     Gate(GateArgs),
     /// Run a load profile (goose) and judge it against the SLOs.
     Load(LoadArgs),
+    /// Property tests of the rules engines, black-box over HTTP, with
+    /// shrinking and replayable cases.
+    Props(PropsArgs),
     /// Benchmarks of gauntlet itself.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -249,6 +252,45 @@ pub struct LoadArgs {
     /// Where the reports go (default: target/gauntlet/<run-id>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct PropsArgs {
+    /// Cases per property (default: each property's own count; see --list).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cases: Option<u32>,
+    /// Run only these properties (comma separated); --list shows them.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub only: Vec<String>,
+    /// Run exactly one recorded case: the token a failure prints (needs one --only).
+    #[arg(long, value_name = "TOKEN")]
+    pub replay: Option<String>,
+    /// Where failing cases are recorded and re-run first on the next run
+    /// (default: props/regressions in the checkout).
+    #[arg(long, value_name = "DIR")]
+    pub regressions: Option<PathBuf>,
+    /// Base URL of an already running deployment (no stack is started).
+    /// The admin token comes from GAUNTLET_ADMIN_TOKEN.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Allow a target that is not a loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Use this running stack (from `gauntlet up`) instead of starting one;
+    /// its admin token is read from the stack.
+    #[arg(long = "run", value_name = "RUN_ID", conflicts_with = "target")]
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Keep the stack after the run.
+    #[arg(long, conflicts_with_all = ["target", "run_id"])]
+    pub keep: bool,
+    /// Where the reports go (default: target/gauntlet/<run-id>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// List the properties and exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,6 +9,7 @@ mod health;
 mod market;
 mod ops;
 mod products;
+mod rules;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

@@ -1,11 +1,12 @@
-//! Feature flags (SYSTEM-SPEC section 7): a user is in a flag when it is
-//! enabled and `bucket(key, user_id) < rollout`, where
-//! `bucket = u64::from_be_bytes(first 8 bytes of SHA-256(key + ":" + user_id)) % 100`.
-//! Anonymous callers only get flags that are enabled at 100 %.
+//! Feature flags (SYSTEM-SPEC section 7) in Postgres. Whether a flag is on
+//! for a user is `gauntlet_rules::flags::is_on`: enabled and
+//! `bucket(key, user_id) < rollout`, where
+//! `bucket = u64::from_be_bytes(first 8 bytes of SHA-256(key + ":" + user_id)) % 100`;
+//! anonymous callers only get flags that are enabled at 100 %.
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
+use gauntlet_rules::flags as rules;
 use sqlx::PgPool;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -15,28 +16,22 @@ pub struct Flag {
     pub rollout: i32,
 }
 
-/// The user's bucket 0..100 for `key`.
-pub fn bucket(key: &str, user_id: i64) -> u64 {
-    let digest = Sha256::digest(format!("{key}:{user_id}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first) % 100
-}
-
 /// Whether `flag` is on for `user_id` (`None`: anonymous).
 pub fn is_on(flag: &Flag, user_id: Option<i64>) -> bool {
-    if !flag.enabled {
-        return false;
-    }
-    match user_id {
-        None => flag.rollout >= 100,
-        Some(id) => (bucket(&flag.key, id) as i64) < i64::from(flag.rollout),
-    }
+    rules::is_on(flag.enabled, flag.rollout, &flag.key, user_id)
 }
 
 pub async fn all(pool: &PgPool) -> Result<Vec<Flag>, sqlx::Error> {
     sqlx::query_as("SELECT key, enabled, rollout FROM feature_flags ORDER BY key")
         .fetch_all(pool)
+        .await
+}
+
+/// One flag by key.
+pub async fn get(pool: &PgPool, key: &str) -> Result<Option<Flag>, sqlx::Error> {
+    sqlx::query_as("SELECT key, enabled, rollout FROM feature_flags WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
         .await
 }
 
@@ -85,15 +80,6 @@ mod tests {
             enabled,
             rollout,
         }
-    }
-
-    #[test]
-    fn bucket_is_the_documented_hash() {
-        // SHA-256("discover_reels:1") starts with these 8 bytes.
-        let digest = Sha256::digest(b"discover_reels:1");
-        let expected = u64::from_be_bytes(digest[..8].try_into().unwrap()) % 100;
-        assert_eq!(bucket("discover_reels", 1), expected);
-        assert!((0..1000).all(|id| bucket("k", id) < 100));
     }
 
     #[test]

@@ -115,14 +115,34 @@ impl RateLimiter {
 
     /// Takes one token from `profile`'s bucket for `identity`.
     pub async fn check(&self, profile: Profile, identity: &str) -> Decision {
-        let decision = self.check_bucket(profile, identity).await;
-        if self.inner.defects.is_on(Defect::RateLimitNeverDenies) {
-            return never_denies_defective(decision);
-        }
+        let decision = self.with_defects(self.check_bucket(profile, identity).await);
         if !decision.allowed {
             metrics::counter!(RATE_LIMIT_DENIED, "profile" => profile.name()).increment(1);
         }
         decision
+    }
+
+    /// One decision of the bucket `rl:probe:{key}` sized by `spec`, through
+    /// the same script and defect switch as [`check`](Self::check), for the
+    /// admin probe (`POST /api/v1/admin/ratelimit/probe`). Unlike `check`
+    /// it runs even when `RATE_LIMIT_DISABLED` is set and does not fail
+    /// open: a Redis failure is the caller's error. Not counted in the
+    /// rate-limit metrics.
+    pub async fn probe(&self, key: &str, spec: RateSpec) -> Result<Decision, RedisCallError> {
+        let bucket = format!("rl:probe:{key}");
+        let reply = tokio::time::timeout(CALL_TIMEOUT, self.run_script(&bucket, spec))
+            .await
+            .unwrap_or(Err(RedisCallError::Timeout(CALL_TIMEOUT)))?;
+        Ok(self.with_defects(decision_from(reply, spec)))
+    }
+
+    /// Defect `rate_limit_never_denies`, read here only.
+    fn with_defects(&self, decision: Decision) -> Decision {
+        if self.inner.defects.is_on(Defect::RateLimitNeverDenies) {
+            never_denies_defective(decision)
+        } else {
+            decision
+        }
     }
 
     async fn check_bucket(&self, profile: Profile, identity: &str) -> Decision {
@@ -140,12 +160,7 @@ impl RateLimiter {
             .await
             .unwrap_or(Err(RedisCallError::Timeout(CALL_TIMEOUT)));
         match reply {
-            Ok([allowed, remaining, retry_ms]) => Decision {
-                allowed: allowed == 1,
-                limit: spec.capacity,
-                remaining: remaining.clamp(0, i64::from(spec.capacity)) as u32,
-                retry_after: Duration::from_millis(retry_ms.max(0) as u64),
-            },
+            Ok(reply) => decision_from(reply, spec),
             Err(e) => {
                 let failed_at = self.inner.started.elapsed().as_millis() as u64;
                 let until = failed_at + BREAKER_OPEN.as_millis() as u64;
@@ -184,6 +199,16 @@ impl RateLimiter {
                 "rate-limit script returned an unexpected reply",
             )))),
         }
+    }
+}
+
+/// The script's reply `{allowed 0|1, remaining, retry_after_ms}` as a decision.
+fn decision_from([allowed, remaining, retry_ms]: [i64; 3], spec: RateSpec) -> Decision {
+    Decision {
+        allowed: allowed == 1,
+        limit: spec.capacity,
+        remaining: remaining.clamp(0, i64::from(spec.capacity)) as u32,
+        retry_after: Duration::from_millis(retry_ms.max(0) as u64),
     }
 }
 

@@ -9,6 +9,7 @@ mod down;
 mod gate;
 mod journeys;
 mod load;
+mod props;
 mod status;
 mod up;
 
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Journeys(args) => journeys::run(&cli.global, args).await,
         Command::Gate(args) => gate::run(&cli.global, args).await,
         Command::Load(args) => load::run(&cli.global, args).await,
+        Command::Props(args) => props::run(&cli.global, args).await,
         Command::Bench(cmd) => bench::run(&cli.global, cmd).await,
     };
     match outcome {

@@ -9,16 +9,19 @@
 //! | checkout | `expensive` | user, or client IP for guests |
 //! | admin endpoints | `admin` | client IP |
 //! | everything else here, public catalog included | `standard` | user, or client IP |
+//!
+//! The rules-engine routes (`super::rules`) share this state and are merged
+//! here, with their own profiles.
 
 mod admin;
 mod auth;
 mod cart;
 mod checkout;
 mod flags;
-mod guard;
+pub(super) mod guard;
 mod orders;
 mod products;
-mod validate;
+pub(super) mod validate;
 
 use std::sync::Arc;
 
@@ -141,6 +144,7 @@ pub fn routes(api: &ApiState, cfg: &Config) -> anyhow::Result<Router> {
         .merge(standard)
         .merge(expensive)
         .merge(admin)
-        .with_state(state)
-        .merge(catalog))
+        .with_state(state.clone())
+        .merge(catalog)
+        .merge(super::rules::routes(&state)))
 }

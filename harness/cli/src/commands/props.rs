@@ -1,0 +1,313 @@
+//! `gauntlet props`: property tests of the rules engines, black-box over
+//! HTTP, against a fresh stack (or `--target`). Prints each property as it
+//! finishes; a failure prints its minimal case and the one-line command that
+//! replays it. Writes props.json, junit.xml and summary.md. Exits 1 if any
+//! property fails, 3 if the target broke (unreachable, unexpected 5xx).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gauntlet_harness::target::Target;
+use gauntlet_harness::{docker, exit_codes, launch, stack, Error, Result};
+use gauntlet_props::{HttpTarget, Outcome, PropertyResult, PropsError, RunOptions, RunReport};
+use gauntlet_reports::{props_junit_xml, props_summary_markdown, replay_command};
+
+use super::journeys::stack_targets;
+use super::up::launch_options;
+use super::{attach, interruptible, teardown, workspace};
+use crate::cli::{Global, PropsArgs};
+use crate::report::table;
+
+/// What the stack needs for property tests: thousands of requests from one
+/// client in a minute, so the rate limits are raised (the token-bucket
+/// properties use the limiter directly through the probe endpoint, with
+/// their own capacities).
+const PROPS_STACK_VARS: [(&str, &str); 4] = [
+    ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
+];
+
+pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
+    if args.list {
+        let rows: Vec<Vec<String>> = gauntlet_props::catalogue()
+            .into_iter()
+            .map(|p| {
+                vec![
+                    p.name.to_string(),
+                    p.family.to_string(),
+                    p.default_cases.to_string(),
+                    p.description.to_string(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(&["PROPERTY", "FAMILY", "CASES", "WHAT IT CHECKS"], &rows)
+        );
+        return Ok(exit_codes::OK);
+    }
+    let workspace = workspace(global)?;
+    let seed = args.run.seed.unwrap_or_else(rand::random);
+    let options = RunOptions {
+        seed,
+        cases: args.cases,
+        only: args.only.clone(),
+        replay: args.replay.clone(),
+        regressions_dir: Some(
+            args.regressions
+                .clone()
+                .unwrap_or_else(|| workspace.root.join("props/regressions")),
+        ),
+    };
+    // Bad names and tokens are usage errors before anything starts.
+    check_selection(&options)?;
+
+    if let Some(url) = &args.target {
+        let api = Target::new(url, args.allow_remote)?;
+        api.verify_identity().await?;
+        let admin_token = std::env::var("GAUNTLET_ADMIN_TOKEN").ok();
+        let out = args.out.clone().unwrap_or_else(|| {
+            workspace
+                .root
+                .join("target/gauntlet")
+                .join(stack::new_run_id())
+        });
+        let target_args = format!(" --target {}", api.base());
+        let target = HttpTarget::new(api.base(), admin_token);
+        let report = interruptible(run_properties(target, options, &target_args, &out)).await?;
+        return Ok(verdict(&report));
+    }
+
+    let docker = docker::connect().await?;
+    if let Some(existing) = &args.run_id {
+        let stack = attach(&docker, global, &workspace, Some(existing)).await?;
+        let (targets, secrets) = stack_targets(&stack).await?;
+        let out = match &args.out {
+            Some(dir) => dir.clone(),
+            None => workspace.run_dir(existing)?,
+        };
+        let target_args = format!(" --run {existing}");
+        let target = HttpTarget::new(&targets.api, secrets.admin_token);
+        let report = interruptible(run_properties(target, options, &target_args, &out)).await?;
+        return Ok(verdict(&report));
+    }
+    let run_id = stack::new_run_id();
+    let mut run_args = args.run.clone();
+    run_args.seed = Some(seed);
+    let mut launch = launch_options(global, &run_args, run_id.clone());
+    for (name, value) in PROPS_STACK_VARS {
+        launch
+            .extra_vars
+            .entry(name.to_string())
+            .or_insert_with(|| value.to_string());
+    }
+    let out = match &args.out {
+        Some(dir) => dir.clone(),
+        None => workspace.run_dir(&run_id)?,
+    };
+    let target_args = if args.run.defects.is_empty() {
+        String::new()
+    } else {
+        format!(" --defects {}", args.run.defects)
+    };
+    eprintln!(
+        "props run {run_id}: seed {seed}, defects [{}]",
+        launch.defects
+    );
+    let outcome = interruptible(async {
+        let launched = launch::launch(&docker, &workspace, &launch).await?;
+        let (targets, secrets) = stack_targets(&launched.stack).await?;
+        let target = HttpTarget::new(&targets.api, secrets.admin_token);
+        run_properties(target, options, &target_args, &out).await
+    })
+    .await;
+    if args.keep && !matches!(outcome, Err(Error::Interrupted)) {
+        eprintln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
+    } else {
+        teardown(&docker, &global.project, &run_id).await?;
+    }
+    Ok(verdict(&outcome?))
+}
+
+fn check_selection(options: &RunOptions) -> Result<()> {
+    let known: Vec<&str> = gauntlet_props::catalogue().iter().map(|p| p.name).collect();
+    let unknown: Vec<&str> = options
+        .only
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !known.contains(n))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::Usage(format!(
+            "unknown property {} (known: {})",
+            unknown.join(", "),
+            known.join(", ")
+        )));
+    }
+    if options.replay.is_some() && options.only.len() != 1 {
+        return Err(Error::Usage(
+            "--replay needs exactly one --only PROPERTY (the failure prints both)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the properties on a blocking thread (proptest is synchronous),
+/// printing each result as it comes, then the table and the reports.
+async fn run_properties(
+    target: HttpTarget,
+    options: RunOptions,
+    target_args: &str,
+    out: &Path,
+) -> Result<RunReport> {
+    eprintln!(
+        "props: seed {} against {} (replay everything: gauntlet props{target_args} --seed {})",
+        options.seed,
+        target.base_url(),
+        options.seed
+    );
+    let started = Instant::now();
+    let target_args_owned = target_args.to_string();
+    let report = tokio::task::spawn_blocking(move || {
+        let mut progress = |r: &PropertyResult| print_progress(r, options.seed, &target_args_owned);
+        gauntlet_props::run(&target, &options, &mut progress)
+    })
+    .await
+    .map_err(|e| Error::CheckFailed(format!("the property runner crashed: {e}")))?
+    .map_err(props_error)?;
+    print_table(&report, target_args, started.elapsed().as_secs_f64());
+    write_reports(&report, target_args, out)?;
+    Ok(report)
+}
+
+fn props_error(e: PropsError) -> Error {
+    match e {
+        PropsError::Io(_) => Error::CheckFailed(e.to_string()),
+        other => Error::Usage(other.to_string()),
+    }
+}
+
+fn print_progress(r: &PropertyResult, seed: u64, target_args: &str) {
+    let mark = match &r.outcome {
+        Outcome::Passed => "pass",
+        Outcome::Failed(_) => "FAIL",
+        Outcome::Error(_) => "ERROR",
+    };
+    eprintln!(
+        "  {mark:<5} {:<36} {:>6} cases {:>7.2}s",
+        r.name,
+        r.cases,
+        r.duration.as_secs_f64()
+    );
+    match &r.outcome {
+        Outcome::Passed => {}
+        Outcome::Failed(f) => {
+            eprintln!("        {}", f.message.lines().next().unwrap_or(""));
+            eprintln!("        minimal case ({} shrink steps):", f.shrink_steps);
+            for line in f.minimal_case.lines() {
+                eprintln!("          {line}");
+            }
+            eprintln!(
+                "        replay: {}",
+                replay_command(target_args, seed, &r.name, &f.replay_token)
+            );
+        }
+        Outcome::Error(e) => eprintln!("        {e}"),
+    }
+}
+
+fn print_table(report: &RunReport, target_args: &str, seconds: f64) {
+    let rows: Vec<Vec<String>> = report
+        .results
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.family.clone(),
+                r.cases.to_string(),
+                r.regressions_rerun.to_string(),
+                format!("{:.2}s", r.duration.as_secs_f64()),
+                match r.outcome {
+                    Outcome::Passed => "passed".to_string(),
+                    Outcome::Failed(_) => "FAILED".to_string(),
+                    Outcome::Error(_) => "ERROR".to_string(),
+                },
+            ]
+        })
+        .collect();
+    println!();
+    print!(
+        "{}",
+        table(
+            &[
+                "PROPERTY",
+                "FAMILY",
+                "CASES",
+                "REGRESSIONS",
+                "DURATION",
+                "RESULT"
+            ],
+            &rows
+        )
+    );
+    let failed: Vec<&PropertyResult> = report
+        .results
+        .iter()
+        .filter(|r| !matches!(r.outcome, Outcome::Passed))
+        .collect();
+    for r in &failed {
+        if let Outcome::Failed(f) = &r.outcome {
+            println!(
+                "\n{} failed: {}\n  replay: {}",
+                r.name,
+                f.message.lines().next().unwrap_or(""),
+                replay_command(target_args, report.seed, &r.name, &f.replay_token)
+            );
+        }
+    }
+    println!(
+        "\n{} passed, {} failed, {} cases in {seconds:.1}s (seed {})",
+        report.results.len() - failed.len(),
+        failed.len(),
+        report.results.iter().map(|r| r.cases).sum::<u32>(),
+        report.seed
+    );
+}
+
+fn write_reports(report: &RunReport, target_args: &str, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(Error::io(format!("creating {}", out.display())))?;
+    let files: [(PathBuf, String); 3] = [
+        (
+            out.join("props.json"),
+            serde_json::to_string_pretty(report).expect("serialisable") + "\n",
+        ),
+        (out.join("junit.xml"), props_junit_xml(report, target_args)),
+        (
+            out.join("summary.md"),
+            props_summary_markdown(report, target_args),
+        ),
+    ];
+    for (path, text) in files {
+        std::fs::write(&path, text).map_err(Error::io(format!("writing {}", path.display())))?;
+        eprintln!("wrote {}", path.display());
+    }
+    gauntlet_reports::append_to_github_summary(&props_summary_markdown(report, target_args))
+        .map_err(Error::io("appending to $GITHUB_STEP_SUMMARY"))?;
+    Ok(())
+}
+
+/// Any failed property, or a property the target could not answer (an
+/// unexpected 5xx, a dropped connection), fails the run.
+fn verdict(report: &RunReport) -> i32 {
+    if report
+        .results
+        .iter()
+        .all(|r| matches!(r.outcome, Outcome::Passed))
+    {
+        exit_codes::OK
+    } else {
+        exit_codes::CHECK_FAILED
+    }
+}
