@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use gauntlet_harness::target::error_chain;
 use serde::Serialize;
 
 /// One answer of the target: its status code and JSON body (`Null` when the
@@ -66,6 +67,26 @@ pub trait RulesApi: Send + Sync {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, CallError>;
+
+    /// [`call`](RulesApi::call) with request headers (`Authorization`,
+    /// `Idempotency-Key`), which the marketplace properties need. A target
+    /// that cannot send headers refuses, and those properties report an
+    /// error instead of a verdict.
+    fn call_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, CallError> {
+        if headers.is_empty() {
+            self.call(method, path, body)
+        } else {
+            Err(CallError::Setup(format!(
+                "{method} {path}: this target cannot send request headers"
+            )))
+        }
+    }
 }
 
 impl<T: RulesApi + ?Sized> RulesApi for &T {
@@ -76,6 +97,16 @@ impl<T: RulesApi + ?Sized> RulesApi for &T {
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, CallError> {
         (**self).call(method, path, body)
+    }
+
+    fn call_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, CallError> {
+        (**self).call_with_headers(method, path, body, headers)
     }
 }
 
@@ -105,7 +136,7 @@ impl Io {
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("HTTP client: {}", chain(&e)))?;
+            .map_err(|e| format!("HTTP client: {}", error_chain(&e)))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -154,6 +185,7 @@ impl HttpTarget {
         method: &str,
         path: &str,
         body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
     ) -> Result<Reply, CallError> {
         let transport = |message: String| CallError::Transport {
             method: method.to_owned(),
@@ -169,17 +201,26 @@ impl HttpTarget {
             if let Some(token) = &self.admin_token {
                 request = request.header("X-Admin-Token", token);
             }
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| transport(chain(&e)))?;
+            let response = request
+                .send()
+                .await
+                .map_err(|e| transport(error_chain(&e)))?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
-            let text = response.text().await.map_err(|e| transport(chain(&e)))?;
+            let text = response
+                .text()
+                .await
+                .map_err(|e| transport(error_chain(&e)))?;
             if status == 429 {
                 let pause = Duration::from_secs(retry_after.unwrap_or(1).max(1));
                 if waited + pause <= self.rate_limit_wait {
@@ -209,8 +250,20 @@ impl RulesApi for HttpTarget {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, CallError> {
+        self.call_with_headers(method, path, body, &[])
+    }
+
+    fn call_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, CallError> {
         match self.io.get_or_init(Io::build) {
-            Ok(io) => io.runtime.block_on(self.send(&io.http, method, path, body)),
+            Ok(io) => io
+                .runtime
+                .block_on(self.send(&io.http, method, path, body, headers)),
             Err(e) => Err(CallError::Setup(e.clone())),
         }
     }
@@ -223,21 +276,6 @@ impl Drop for HttpTarget {
             io.runtime.shutdown_background();
         }
     }
-}
-
-/// reqwest's top-level message is vague ("error sending request"); the
-/// cause ("Connection refused") is what the user needs.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ fn whole_catalogue_passes_in_process() {
     let api = InProcess::new(Mistakes::NONE);
     let opts = RunOptions {
         seed: 20_261_106,
+        only: common::rules_engine_properties(),
         cases: Some(cases()),
         ..Default::default()
     };
@@ -42,7 +43,10 @@ fn whole_catalogue_passes_in_process() {
         lines.join("\n"),
         started.elapsed().as_secs_f64()
     );
-    assert_eq!(report.results.len(), catalogue().len());
+    assert_eq!(
+        report.results.len(),
+        common::rules_engine_properties().len()
+    );
     for r in &report.results {
         assert!(
             matches!(r.outcome, Outcome::Passed),

@@ -12,10 +12,13 @@ use std::path::Path;
 use common::*;
 
 /// Raised limits: property tests send thousands of requests from one client.
-const RAISED: [(&str, &str); 3] = [
+const RAISED: [(&str, &str); 6] = [
     ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
     ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
     ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
+    ("GAUNTLET_PASSWORD_HASH_MEMORY_KIB", "1024"),
+    ("GAUNTLET_PASSWORD_HASH_ITERATIONS", "1"),
 ];
 
 /// `gauntlet up` with raised limits and `defects`; returns the run id.
@@ -36,8 +39,17 @@ fn up_raised(project: &str, defects: &str) -> String {
     record["run_id"].as_str().unwrap().to_string()
 }
 
+/// `gauntlet props --out OUT ARGS`, recording regressions next to OUT (not
+/// in the checkout: these tests fail on purpose).
 fn props(project: &str, out: &Path, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["props", "--out", out.to_str().unwrap()];
+    let regressions = out.join("regressions");
+    let mut all = vec![
+        "props",
+        "--out",
+        out.to_str().unwrap(),
+        "--regressions",
+        regressions.to_str().unwrap(),
+    ];
     all.extend(args);
     run(project, &all)
 }
@@ -167,7 +179,13 @@ fn caught_and_replayed(project: &str, property: &str, first: &[&str]) -> serde_j
     let replay = replay_line(&output, property);
     let replay_dir = tempfile::tempdir().unwrap();
     let mut again: Vec<&str> = replay.iter().map(String::as_str).collect();
-    again.extend(["--out", replay_dir.path().to_str().unwrap()]);
+    let replay_regressions = replay_dir.path().join("regressions");
+    again.extend([
+        "--out",
+        replay_dir.path().to_str().unwrap(),
+        "--regressions",
+        replay_regressions.to_str().unwrap(),
+    ]);
     let bin = system_bin_args();
     if !again.contains(&"--run") {
         again.extend(bin.iter().map(String::as_str));
@@ -301,7 +319,7 @@ fn export_bundle_and_error_bodies_match_their_snapshots() {
             "land_area": 1200,
             "area": {"value": 1200.0, "unit": "sqft"},
             "market_rate": {"value": 8500.0, "unit": "per_sqft"},
-            "guideline_rate": 7000,
+            "guideline_rate": {"value": 7000.0, "unit": "per_sqm"},
             "land_value": 10200000.0,
             "building_value": 2500000.0
         }}),

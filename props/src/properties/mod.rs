@@ -19,6 +19,7 @@ use crate::PropertyInfo;
 pub(crate) mod feed;
 pub(crate) mod flags;
 pub(crate) mod ledger;
+pub(crate) mod order_stages;
 pub(crate) mod rate_limit;
 pub(crate) mod stateful;
 pub(crate) mod valuation;
@@ -39,6 +40,7 @@ pub(crate) fn all() -> Vec<&'static Property> {
         feed::PROPERTIES,
         rate_limit::PROPERTIES,
         flags::PROPERTIES,
+        order_stages::PROPERTIES,
     ]
     .into_iter()
     .flatten()
@@ -119,7 +121,18 @@ impl Env<'_> {
     /// expects one: it means a missing or wrong admin token); anything else
     /// is the property's to judge.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply, Fail> {
-        let reply = self.api.call(method, path, body)?;
+        self.call_with_headers(method, path, body, &[])
+    }
+
+    /// [`Env::call`] with request headers.
+    pub fn call_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, Fail> {
+        let reply = self.api.call_with_headers(method, path, body, headers)?;
         if reply.status == 401 {
             return Err(Fail::Target(CallError::Unauthorized {
                 method: method.to_owned(),
@@ -197,8 +210,9 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
 }
 
 /// A JSON body for a message: on one line, at most 300 characters, without
-/// the values the target assigns (`id`, `reservation_id`, `seq`,
-/// timestamps), so that a replay against the same target prints the same
+/// the values the target assigns or the case names uniquely (`id`,
+/// `reservation_id`, `seq`, timestamps, the order's user, producer and
+/// product), so that a replay against the same target prints the same
 /// message.
 pub(crate) fn snippet(body: &Value) -> String {
     fn strip(v: &Value) -> Value {
@@ -208,7 +222,15 @@ pub(crate) fn snippet(body: &Value) -> String {
                     .filter(|(k, _)| {
                         !matches!(
                             k.as_str(),
-                            "id" | "reservation_id" | "seq" | "created_at" | "updated_at" | "as_of"
+                            "id" | "reservation_id"
+                                | "seq"
+                                | "created_at"
+                                | "updated_at"
+                                | "as_of"
+                                | "user_id"
+                                | "producer_id"
+                                | "product_id"
+                                | "product_name"
                         )
                     })
                     .map(|(k, v)| (k.clone(), strip(v)))

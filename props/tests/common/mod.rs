@@ -251,7 +251,10 @@ impl InProcess {
                     "snapshot": snapshot,
                     "readiness": readiness,
                 });
-                let digest = hex::encode(Sha256::digest(canonical_json(&bundle).as_bytes()));
+                let digest = hex::encode(Sha256::digest(
+                    // A pure JSON normal form, not a rule under test.
+                    gauntlet_props::model::workorder::canonical_json(&bundle).as_bytes(),
+                ));
                 bundle["bundle_sha256"] = Value::String(digest);
                 return Ok((200, bundle));
             }
@@ -412,32 +415,6 @@ fn sorted_kinds(kinds: &[EvidenceKind]) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = kinds.iter().map(|k| k.as_str()).collect();
     names.sort();
     names
-}
-
-/// Keys sorted, no whitespace (what the system hashes for bundle_sha256).
-fn canonical_json(value: &Value) -> String {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", Value::from(k.as_str()), canonical_json(&map[k])))
-                .collect();
-            format!("{{{}}}", parts.join(","))
-        }
-        Value::Array(items) => {
-            format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(canonical_json)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        }
-        scalar => scalar.to_string(),
-    }
 }
 
 fn account_json(idx: usize, mode: Mode, l: &Ledger) -> Value {
@@ -710,4 +687,15 @@ impl RulesApi for Unreachable {
             message: "connection refused".into(),
         })
     }
+}
+
+/// Every property the in-process adapter can answer: all but the
+/// marketplace's order stages (checkout and products are not rules-crate
+/// engines; they run against real stacks in harness/cli/tests/props.rs).
+pub fn rules_engine_properties() -> Vec<String> {
+    gauntlet_props::catalogue()
+        .into_iter()
+        .filter(|p| p.family != "order_stages")
+        .map(|p| p.name.to_string())
+        .collect()
 }

@@ -32,12 +32,34 @@ pub const REALIZABLE_SHARE: f64 = 0.95;
 /// Share of FMV in a forced (distress) sale.
 pub const DISTRESS_SHARE: f64 = 0.80;
 
+/// The JSON keys of [`ValuationInput`].
+pub const INPUT_FIELDS: [&str; 14] = [
+    "bank_type",
+    "bank_name",
+    "property_address",
+    "area",
+    "market_rate",
+    "guideline_rate",
+    "guideline_rate_per_sqm",
+    "land_value",
+    "building_value",
+    "fmv_input",
+    "coop_market_value",
+    "coop_adopted_value",
+    "coop_market_rate",
+    "coop_adopted_rate",
+];
+
 /// What `POST /v1/repogen/evaluate` accepts. Every field is optional: an
 /// incomplete input still gets an answer, with warnings saying what is
 /// missing.
+///
+/// [`INPUT_FIELDS`] names its JSON keys, so a larger record (a work order's
+/// fields) can hand over just the valuation part.
 #[derive(Deserialize, Serialize, Default, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ValuationInput {
+    // Keep INPUT_FIELDS in step with these fields.
     /// `SBI`, `COOP`, `AGRI`, `PSU` or `PRIVATE`, any case.
     pub bank_type: Option<String>,
     pub bank_name: Option<String>,

@@ -207,13 +207,19 @@ pub async fn patch_contract(
 }
 
 /// Snapshot input (fields + sorted evidence kinds) and output (readiness +
-/// the valuation of the fields when they are a valuation input).
+/// the valuation of the fields that are valuation inputs, null when those
+/// do not form a valid input).
 fn snapshot(
     fields: &Map<String, Value>,
     kinds: &[EvidenceKind],
     readiness: &Readiness,
 ) -> (Value, Value) {
-    let valuation = serde_json::from_value::<ValuationInput>(Value::Object(fields.clone()))
+    let valuation_part: Map<String, Value> = fields
+        .iter()
+        .filter(|(key, _)| valuation::INPUT_FIELDS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let valuation = serde_json::from_value::<ValuationInput>(Value::Object(valuation_part))
         .ok()
         .and_then(|input| valuation::evaluate(&input).ok())
         .map_or(Value::Null, |out| json!(out));

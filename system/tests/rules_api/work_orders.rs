@@ -213,30 +213,10 @@ pub async fn export_is_deterministic(sut: &Sut) {
         .unwrap()
         .remove("bundle_sha256")
         .unwrap();
-    let rest = canonical(&bundle);
+    let rest = gauntlet_system::market::idempotency::canonical_json(&bundle);
     assert_eq!(
         digest.as_str().unwrap(),
         hex::encode(Sha256::digest(rest.as_bytes()))
     );
     assert!(!bodies[0].contains("created_at") && !bodies[0].contains("\"id\""));
-}
-
-/// JSON with object keys sorted, no whitespace.
-fn canonical(v: &Value) -> String {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys
-                .iter()
-                .map(|k| format!("{}:{}", Value::from(k.as_str()), canonical(&map[*k])))
-                .collect();
-            format!("{{{}}}", fields.join(","))
-        }
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(canonical).collect::<Vec<_>>().join(",")
-        ),
-        scalar => scalar.to_string(),
-    }
 }

@@ -610,3 +610,43 @@ proptest! {
         prop_assert!(rank(value_slab(Some(lo))) <= rank(value_slab(Some(hi))));
     }
 }
+
+#[test]
+fn input_fields_name_every_key_of_the_input() {
+    let full = ValuationInput {
+        bank_type: Some("SBI".into()),
+        bank_name: Some("b".into()),
+        property_address: Some("a".into()),
+        area: Some(Measure {
+            value: 1.0,
+            unit: "sqm".into(),
+        }),
+        market_rate: Some(Measure {
+            value: 1.0,
+            unit: "per_sqm".into(),
+        }),
+        guideline_rate: Some(Measure {
+            value: 1.0,
+            unit: "per_sqm".into(),
+        }),
+        guideline_rate_per_sqm: Some(1.0),
+        land_value: Some(1.0),
+        building_value: Some(1.0),
+        fmv_input: Some(1.0),
+        coop_market_value: Some(1.0),
+        coop_adopted_value: Some(1.0),
+        coop_market_rate: Some(1.0),
+        coop_adopted_rate: Some(1.0),
+    };
+    let json = serde_json::to_value(&full).unwrap();
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut named = INPUT_FIELDS.to_vec();
+    keys.sort();
+    named.sort();
+    assert_eq!(keys, named);
+}
