@@ -1,0 +1,1 @@
+//! Fault proxy (skeleton; issue 7).

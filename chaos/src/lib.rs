@@ -1,0 +1,1 @@
+//! Chaos experiments and the write ledger (skeleton; issue 7).
