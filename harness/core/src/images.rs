@@ -5,8 +5,9 @@
 //! Before hashing, two inputs are staged into the contexts:
 //! - the host's CA bundle as `host-ca.crt` (apt and npm inside builds may
 //!   go through an intercepting TLS proxy);
-//! - the reference system's binary, built on the host with cargo, into the
-//!   app context's `bin/` (both are Debian bookworm, so it runs as is).
+//! - the host-built binaries (both are Debian bookworm, so they run as
+//!   is): the reference system into the app context's `bin/`, the fault
+//!   proxy into the faultproxy context's `bin/`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,10 @@ pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub const SYSTEM_BIN_STAGE: &str = "system/images/app/bin/gauntlet-system";
 /// The cargo package and binary of the reference system.
 pub const SYSTEM_PACKAGE: &str = "gauntlet-system";
+/// The fault proxy (Toxiproxy API) the `toxiproxy` service runs, and where
+/// it is staged. Built next to the system binary.
+pub const FAULTPROXY_PACKAGE: &str = "gauntlet-faultproxy";
+pub const FAULTPROXY_BIN_STAGE: &str = "system/images/faultproxy/bin/gauntlet-faultproxy";
 
 /// The compose variable that carries a service's image tag:
 /// `GAUNTLET_<SERVICE>_TAG`.
@@ -53,19 +58,33 @@ pub fn prepare(
     binary: &SystemBinary,
 ) -> Result<HashMap<String, String>> {
     let staged = checkout.join(SYSTEM_BIN_STAGE);
+    let proxy_staged = checkout.join(FAULTPROXY_BIN_STAGE);
     match binary {
         SystemBinary::Cargo => {
             let built = cargo_build_system(checkout)?;
             copy_if_changed(&built, &staged)?;
+            copy_if_changed(&built.with_file_name(FAULTPROXY_PACKAGE), &proxy_staged)?;
         }
-        SystemBinary::Path(path) => copy_if_changed(path, &staged)?,
+        SystemBinary::Path(path) => {
+            copy_if_changed(path, &staged)?;
+            let proxy = path.with_file_name(FAULTPROXY_PACKAGE);
+            if !proxy.is_file() {
+                return Err(Error::Usage(format!(
+                    "the fault proxy is not built next to {}: run `cargo build -p {FAULTPROXY_PACKAGE}`",
+                    path.display()
+                )));
+            }
+            copy_if_changed(&proxy, &proxy_staged)?;
+        }
         SystemBinary::Staged => {}
     }
-    if !staged.is_file() {
-        return Err(Error::Usage(format!(
-            "the reference system's binary is not staged at {}; run `gauntlet build` in the checkout",
-            staged.display()
-        )));
+    for (what, path) in [("reference system's binary", &staged), ("fault proxy", &proxy_staged)] {
+        if !path.is_file() {
+            return Err(Error::Usage(format!(
+                "the {what} is not staged at {}; run `gauntlet build` in the checkout",
+                path.display()
+            )));
+        }
     }
     let ca = Path::new(HOST_CA_BUNDLE);
     let mut tags = HashMap::new();
@@ -99,6 +118,10 @@ fn cargo_build_system(checkout: &Path) -> Result<PathBuf> {
             SYSTEM_PACKAGE,
             "--bin",
             SYSTEM_PACKAGE,
+            "-p",
+            FAULTPROXY_PACKAGE,
+            "--bin",
+            FAULTPROXY_PACKAGE,
         ])
         .current_dir(checkout)
         .status()
@@ -108,7 +131,9 @@ fn cargo_build_system(checkout: &Path) -> Result<PathBuf> {
     if !status.success() {
         return Err(Error::Build {
             image: "app".into(),
-            message: format!("`cargo build -p {SYSTEM_PACKAGE}` failed ({status})"),
+            message: format!(
+                "`cargo build -p {SYSTEM_PACKAGE} -p {FAULTPROXY_PACKAGE}` failed ({status})"
+            ),
         });
     }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")

@@ -69,13 +69,13 @@ fn print_launched(launched: &Launched, json: bool) {
         "run {} is up (images {:.1}s, stack {:.1}s)",
         record.run_id, launched.build_seconds, launched.up_seconds
     );
-    println!("  seed     {}", record.seed);
+    println!("  seed      {}", record.seed);
     if !record.defects.is_empty() {
-        println!("  defects  {}", record.defects);
+        println!("  defects   {}", record.defects);
     }
     for (name, url) in &record.urls {
-        println!("  {name:<8} {url}");
+        println!("  {name:<9} {url}");
     }
-    println!("  status   gauntlet status {}", record.run_id);
-    println!("  down     gauntlet down {}", record.run_id);
+    println!("  status    gauntlet status {}", record.run_id);
+    println!("  down      gauntlet down {}", record.run_id);
 }

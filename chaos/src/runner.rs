@@ -1,0 +1,825 @@
+//! One experiment end to end:
+//!
+//! 1. the experiment is checked against the stack (services, endpoints,
+//!    proxies, PM2 processes it names);
+//! 2. the steady state must hold, or nothing is injected;
+//! 3. background writers start, if the experiment has `[writers]`;
+//! 4. the method's faults are injected in order, each proven; a step with a
+//!    `duration` is undone when it is over (and the undo proven); then the
+//!    `[[rollbacks]]` run, whatever happened. Meanwhile the steady state
+//!    (and any `expect_during_fault` probes) are polled every 100 ms;
+//! 5. after the fault ends the steady state is polled every 100 ms until it
+//!    holds for [`CONFIRM_ROUNDS`] rounds in a row, or the recovery timeout;
+//! 6. the writers stop and their ledger is reconciled with the system.
+//!
+//! The verdict passes only if every one of those steps did.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use tokio::sync::watch;
+
+use crate::experiment::{human, Action, Experiment, Probe, ProbeKind, Step};
+use crate::faults;
+use crate::journal::{
+    ActionRecord, ActionStage, DuringFaultResult, EventKind, ExperimentReport, Journal, Phase,
+    ProbeResult, ProbeRole, Recovery, ThresholdResult, TimelineEvent, Verdict,
+};
+use crate::ledger::{self, WriteLedger, WriterConfig, WriterTarget, Writers};
+use crate::probes::{self, Round};
+use crate::ChaosContext;
+
+/// Polling interval of the steady state during and after the fault.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Consecutive good rounds that confirm recovery (a single good round in a
+/// flapping system is not a recovery).
+pub const CONFIRM_ROUNDS: u32 = 3;
+/// Writers run this long before the first fault, so the ledger holds
+/// acknowledged writes from before it.
+pub const WRITERS_WARMUP: Duration = Duration::from_secs(2);
+
+/// Runs `exp` on the stack of `ctx`; `on_event` sees each timeline event as
+/// it happens. Never fails: everything that goes wrong is in the verdict.
+pub async fn run_experiment(
+    ctx: &ChaosContext,
+    exp: &Experiment,
+    on_event: &mut (dyn FnMut(&TimelineEvent) + Send),
+) -> ExperimentReport {
+    let started_at = chrono::Utc::now();
+    let start = Instant::now();
+    let run = Run {
+        ctx,
+        exp,
+        journal: Journal::new(start, on_event),
+        http: probes::http_client(),
+        reasons: Mutex::new(Vec::new()),
+        first_failed: Mutex::new(None),
+        window: Window::default(),
+        during: Mutex::new(
+            exp.expect_during_fault
+                .iter()
+                .map(|p| DuringFaultResult {
+                    probe: p.name.clone(),
+                    seen: false,
+                    first_seen_ms: None,
+                    last_observation: None,
+                })
+                .collect(),
+        ),
+    };
+    let mut recovery = Recovery {
+        timeout_ms: exp.thresholds.recovery_timeout().as_millis() as u64,
+        ..Recovery::default()
+    };
+    let mut threshold_results = Vec::new();
+    let mut reconciliation = None;
+    run.run(&mut recovery, &mut threshold_results, &mut reconciliation)
+        .await;
+
+    let reasons = run.reasons.into_inner().unwrap_or_else(|e| e.into_inner());
+    let during_fault = run.during.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (timeline, probes, actions) = run.journal.finish();
+    ExperimentReport {
+        name: exp.name.clone(),
+        title: exp.title.clone(),
+        file: exp.path.as_ref().map(|p| p.display().to_string()),
+        started_at: started_at.to_rfc3339(),
+        millis: start.elapsed().as_millis() as u64,
+        seed: ctx.seed,
+        verdict: if reasons.is_empty() {
+            Verdict::Passed
+        } else {
+            Verdict::Failed { reasons }
+        },
+        timeline,
+        actions,
+        probes,
+        during_fault,
+        recovery,
+        thresholds: exp.thresholds.clone(),
+        threshold_results,
+        writers: exp.writers.clone(),
+        reconciliation,
+    }
+}
+
+/// Whether the fault is on, for `expect_during_fault` probes: a result
+/// counts only if the fault was on when the probe started and still on,
+/// unchanged, when it finished.
+#[derive(Default)]
+struct Window {
+    active: AtomicBool,
+    epoch: AtomicU64,
+}
+
+impl Window {
+    fn open(&self) {
+        if !self.active.swap(true, Ordering::SeqCst) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn close(&self) {
+        if self.active.swap(false, Ordering::SeqCst) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// `Some(epoch)` while the fault is on.
+    fn current(&self) -> Option<u64> {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        self.active.load(Ordering::SeqCst).then_some(epoch)
+    }
+}
+
+struct Run<'a, 'e> {
+    ctx: &'a ChaosContext,
+    exp: &'a Experiment,
+    journal: Journal<'e>,
+    http: reqwest::Client,
+    reasons: Mutex<Vec<String>>,
+    first_failed: Mutex<Option<u64>>,
+    window: Window,
+    during: Mutex<Vec<DuringFaultResult>>,
+}
+
+/// What the fault phase leaves for recovery.
+struct FaultTimes {
+    start_ms: Option<u64>,
+    end_ms: u64,
+    end: Instant,
+}
+
+impl Run<'_, '_> {
+    fn fail(&self, reason: impl Into<String>) {
+        self.reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(reason.into());
+    }
+
+    async fn run(
+        &self,
+        recovery: &mut Recovery,
+        thresholds: &mut Vec<ThresholdResult>,
+        reconciliation: &mut Option<ledger::Reconciliation>,
+    ) {
+        let problems = check_stack(self.ctx, self.exp).await;
+        if !problems.is_empty() {
+            for p in &problems {
+                self.journal.event(EventKind::Invalid, p);
+                self.fail(format!("cannot run on this stack: {p}"));
+            }
+            return;
+        }
+
+        // 2. The hypothesis must hold before anything is done.
+        let (all_ok, failures) = self.steady_round(Phase::Before).await;
+        if !all_ok {
+            self.journal
+                .event(EventKind::SteadyStateFailed, failures.join("; "));
+            self.fail(format!(
+                "steady state did not hold before the fault: {}",
+                failures.join("; ")
+            ));
+            return;
+        }
+        self.journal.event(
+            EventKind::SteadyStateOk,
+            format!("{} probes pass", self.exp.steady_state.len()),
+        );
+
+        // 3. Writers.
+        let writers = match &self.exp.writers {
+            None => None,
+            Some(spec) => match self.start_writers(spec).await {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    self.journal.event(EventKind::WritersFailed, &e);
+                    self.fail(format!("the writers could not start: {e}"));
+                    return;
+                }
+            },
+        };
+
+        // 4. Faults, with the steady state watched meanwhile.
+        let (done_tx, done_rx) = watch::channel(false);
+        let (times, ()) = tokio::join!(
+            async {
+                let times = self.fault_phase().await;
+                let _ = done_tx.send(true);
+                times
+            },
+            self.monitor(done_rx)
+        );
+        recovery.fault_start_ms = times.start_ms;
+        recovery.fault_end_ms = Some(times.end_ms);
+        self.judge_during_fault(times.start_ms.is_some());
+
+        // 5. Recovery.
+        if times.start_ms.is_some() {
+            self.recover(&times, recovery).await;
+            *thresholds = self.thresholds(recovery);
+        }
+        recovery.first_failed_probe_ms =
+            *self.first_failed.lock().unwrap_or_else(|e| e.into_inner());
+
+        // 6. The ledger.
+        if let (Some((writers, target)), Some(spec)) = (writers, &self.exp.writers) {
+            let ledger = writers.stop().await;
+            self.journal.event(
+                EventKind::WritersStopped,
+                format!(
+                    "reconciling (waiting up to {} for events to settle)",
+                    human(spec.settle)
+                ),
+            );
+            match ledger::reconcile(&self.ctx.stack, &target, &ledger, spec.settle).await {
+                Ok(r) => {
+                    self.journal
+                        .event(EventKind::WritersReconciled, r.summary_line());
+                    if !r.passed() {
+                        self.fail(r.summary_line());
+                    }
+                    *reconciliation = Some(r);
+                }
+                Err(e) => {
+                    self.journal
+                        .event(EventKind::ReconcileFailed, e.to_string());
+                    self.fail(format!("the ledger could not be reconciled: {e}"));
+                }
+            }
+        }
+    }
+
+    async fn start_writers(
+        &self,
+        spec: &crate::experiment::WritersSpec,
+    ) -> Result<(Writers, WriterTarget), String> {
+        let target = WriterTarget {
+            api: self.ctx.endpoint("api").await?,
+            admin_token: self.ctx.admin_token.clone(),
+            shopify_secret: self.ctx.shopify_secret.clone(),
+            sink: Some(self.ctx.endpoint("sink").await?),
+        };
+        let config = WriterConfig {
+            checkouts_per_sec: spec.checkouts_per_sec,
+            webhooks_per_sec: spec.webhooks_per_sec,
+            credits_per_sec: spec.credits_per_sec,
+            seed: self.ctx.seed,
+            request_timeout: spec.request_timeout,
+        };
+        let writers = Writers::start(target.clone(), config, WriteLedger::new())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.journal.event(
+            EventKind::WritersStarted,
+            format!(
+                "checkouts {}/s, webhooks {}/s, credits {}/s; {} before the fault",
+                spec.checkouts_per_sec,
+                spec.webhooks_per_sec,
+                spec.credits_per_sec,
+                human(WRITERS_WARMUP)
+            ),
+        );
+        tokio::time::sleep(WRITERS_WARMUP).await;
+        Ok((writers, target))
+    }
+
+    /// The method, undos and rollbacks. Returns when the fault is over.
+    async fn fault_phase(&self) -> FaultTimes {
+        let mut start_ms = None;
+        // Undos of faults still on, in injection order.
+        let mut outstanding: Vec<(usize, Action)> = Vec::new();
+        let mut aborted = false;
+        for (i, step) in self.exp.method.iter().enumerate() {
+            if is_repair(&step.action) {
+                self.before_removal().await;
+            } else if !matches!(step.action, Action::Sleep) {
+                self.window.open();
+            }
+            let at = self.journal.now_ms();
+            if !matches!(step.action, Action::Sleep) && !is_repair(&step.action) {
+                start_ms.get_or_insert(at);
+            }
+            match self.act(ActionStage::Method, step).await {
+                Ok(()) => {
+                    if let Some(undo) = step.action.undo() {
+                        outstanding.push((i, undo));
+                    }
+                    if is_repair(&step.action) {
+                        // An explicit repair step undoes the faults before it.
+                        outstanding.retain(|(_, u)| !same_target(u, &step.action));
+                    }
+                }
+                Err(applied) => {
+                    // Applied but not proven: it may still be half on.
+                    if applied {
+                        if let Some(undo) = step.action.undo() {
+                            outstanding.push((i, undo));
+                        }
+                    }
+                    aborted = true;
+                    break;
+                }
+            }
+            if let Some(d) = step.duration {
+                tokio::time::sleep(d).await;
+                if let Some(pos) = outstanding.iter().position(|(j, _)| *j == i) {
+                    let (_, undo) = outstanding.remove(pos);
+                    self.before_removal().await;
+                    let undo_step = Step {
+                        action: undo,
+                        duration: None,
+                        line: step.line,
+                    };
+                    let _ = self.act(ActionStage::Undo, &undo_step).await;
+                }
+            }
+        }
+        if aborted {
+            // Whatever was injected comes out again, newest first.
+            self.before_removal().await;
+            for (i, undo) in outstanding.drain(..).rev() {
+                let undo_step = Step {
+                    action: undo,
+                    duration: None,
+                    line: self.exp.method[i].line,
+                };
+                let _ = self.act(ActionStage::Undo, &undo_step).await;
+            }
+        }
+        if !self.exp.rollbacks.is_empty() {
+            self.before_removal().await;
+        }
+        for step in &self.exp.rollbacks {
+            let _ = self.act(ActionStage::Rollback, step).await;
+        }
+        self.window.close();
+        let end = Instant::now();
+        let end_ms = self.journal.ms_of(end);
+        let detail = match start_ms {
+            Some(_) => "every fault removed; recovery is timed from here".to_string(),
+            None => "no fault was injected".to_string(),
+        };
+        self.journal.event_at(end_ms, EventKind::FaultEnd, detail);
+        FaultTimes {
+            start_ms,
+            end_ms,
+            end,
+        }
+    }
+
+    /// Applies and proves one step's action, recording both. `Err` when it
+    /// could not be done or proven (already in the verdict), with whether
+    /// it was applied.
+    async fn act(&self, stage: ActionStage, step: &Step) -> Result<(), bool> {
+        let started = Instant::now();
+        let at_ms = self.journal.ms_of(started);
+        let described = step.describe();
+        let (done_kind, ok_kind, fail_kind, failure) = match stage {
+            ActionStage::Method => (
+                EventKind::FaultInjected,
+                EventKind::FaultProven,
+                EventKind::InjectionFailed,
+                "could not inject",
+            ),
+            ActionStage::Undo => (
+                EventKind::FaultRemoved,
+                EventKind::RollbackProven,
+                EventKind::RollbackFailed,
+                "could not remove the fault",
+            ),
+            ActionStage::Rollback => (
+                EventKind::RollbackRun,
+                EventKind::RollbackProven,
+                EventKind::RollbackFailed,
+                "rollback failed",
+            ),
+        };
+        let record = |done: bool, proven: bool, detail: String| ActionRecord {
+            at_ms,
+            stage,
+            action: described.clone(),
+            done,
+            proven,
+            detail,
+            millis: started.elapsed().as_millis() as u64,
+        };
+        let applied = match faults::apply(self.ctx, &step.action).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.journal.event(fail_kind, format!("{described}: {e}"));
+                self.fail(format!("{failure}: {described}: {e}"));
+                self.journal.action(record(false, false, e));
+                return Err(false);
+            }
+        };
+        if matches!(step.action, Action::Sleep) {
+            self.journal.action(record(true, true, "slept".into()));
+            return Ok(());
+        }
+        self.journal
+            .event_at(at_ms, done_kind, format!("{described}: {}", applied.detail));
+        match faults::prove(self.ctx, &step.action, &applied).await {
+            Ok(seen) => {
+                self.journal.event(ok_kind, seen.clone());
+                self.journal
+                    .action(record(true, true, format!("{}; {seen}", applied.detail)));
+                Ok(())
+            }
+            Err(e) => {
+                self.journal.event(fail_kind, format!("{described}: {e}"));
+                self.fail(format!("{failure}: {described}: {e}"));
+                self.journal
+                    .action(record(true, false, format!("{}; {e}", applied.detail)));
+                Err(true)
+            }
+        }
+    }
+
+    /// Just before a fault is removed: `expect_during_fault` probes not yet
+    /// seen get one more look, so a short fault is observed at least once.
+    async fn before_removal(&self) {
+        if self.window.current().is_some() {
+            let round = Round::new();
+            let pending: Vec<(usize, &Probe)> = self.unseen_during();
+            join_all(
+                pending
+                    .into_iter()
+                    .map(|(i, p)| self.during_probe(i, p, &round)),
+            )
+            .await;
+        }
+        self.window.close();
+    }
+
+    fn unseen_during(&self) -> Vec<(usize, &Probe)> {
+        let during = self.during.lock().unwrap_or_else(|e| e.into_inner());
+        self.exp
+            .expect_during_fault
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !during[*i].seen)
+            .collect()
+    }
+
+    async fn during_probe(&self, index: usize, probe: &Probe, round: &Round) {
+        let Some(epoch) = self.window.current() else {
+            return;
+        };
+        let outcome = probes::evaluate(self.ctx, &self.http, probe, round).await;
+        let at_ms = self.journal.now_ms();
+        // Only while the same fault was on from start to finish.
+        let counts = self.window.current() == Some(epoch);
+        self.journal.probe(ProbeResult {
+            at_ms,
+            phase: Phase::Fault,
+            role: ProbeRole::DuringFault,
+            probe: probe.name.clone(),
+            ok: outcome.ok && counts,
+            observation: outcome.observation.clone(),
+            millis: outcome.millis,
+        });
+        if !counts {
+            return;
+        }
+        let first = {
+            let mut during = self.during.lock().unwrap_or_else(|e| e.into_inner());
+            let d = &mut during[index];
+            d.last_observation = Some(outcome.observation.clone());
+            if outcome.ok && !d.seen {
+                d.seen = true;
+                d.first_seen_ms = Some(at_ms);
+                true
+            } else {
+                false
+            }
+        };
+        if first {
+            self.journal.event_at(
+                at_ms,
+                EventKind::DuringFaultOk,
+                format!("{}: {}", probe.name, outcome.observation),
+            );
+        }
+    }
+
+    fn judge_during_fault(&self, injected: bool) {
+        if !injected {
+            return;
+        }
+        let during = self
+            .during
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for d in during.iter().filter(|d| !d.seen) {
+            let last = d
+                .last_observation
+                .clone()
+                .unwrap_or_else(|| "never evaluated while the fault was on".into());
+            self.journal
+                .event(EventKind::DuringFaultMissed, format!("{}: {last}", d.probe));
+            self.fail(format!(
+                "expected during the fault but never seen: {} (last: {last})",
+                d.probe
+            ));
+        }
+    }
+
+    /// Polls the steady state (and unseen during-fault probes) until the
+    /// fault phase is over.
+    async fn monitor(&self, mut done: watch::Receiver<bool>) {
+        loop {
+            if *done.borrow() {
+                return;
+            }
+            let began = Instant::now();
+            let round = async {
+                let r = Round::new();
+                let unseen = self.unseen_during();
+                futures::join!(
+                    self.steady_round_with(Phase::Fault, &r),
+                    join_all(unseen.into_iter().map(|(i, p)| self.during_probe(i, p, &r)))
+                );
+            };
+            tokio::select! {
+                _ = round => {}
+                _ = done.wait_for(|d| *d) => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL_INTERVAL.saturating_sub(began.elapsed())) => {}
+                _ = done.wait_for(|d| *d) => return,
+            }
+        }
+    }
+
+    async fn steady_round(&self, phase: Phase) -> (bool, Vec<String>) {
+        self.steady_round_with(phase, &Round::new()).await
+    }
+
+    /// Every steady-state probe once, concurrently; records the results and
+    /// the first failure after the fault started.
+    async fn steady_round_with(&self, phase: Phase, round: &Round) -> (bool, Vec<String>) {
+        let outcomes = join_all(self.exp.steady_state.iter().map(|p| async move {
+            let o = probes::evaluate(self.ctx, &self.http, p, round).await;
+            (p, o, self.journal.now_ms())
+        }))
+        .await;
+        let mut failures = Vec::new();
+        for (probe, outcome, at_ms) in outcomes {
+            self.journal.probe(ProbeResult {
+                at_ms,
+                phase,
+                role: ProbeRole::SteadyState,
+                probe: probe.name.clone(),
+                ok: outcome.ok,
+                observation: outcome.observation.clone(),
+                millis: outcome.millis,
+            });
+            if !outcome.ok {
+                let text = format!("{}: {}", probe.name, outcome.observation);
+                if phase != Phase::Before {
+                    let mut first = self.first_failed.lock().unwrap_or_else(|e| e.into_inner());
+                    if first.is_none() {
+                        *first = Some(at_ms);
+                        drop(first);
+                        self.journal
+                            .event_at(at_ms, EventKind::FirstFailedProbe, text.clone());
+                    }
+                }
+                failures.push(text);
+            }
+        }
+        (failures.is_empty(), failures)
+    }
+
+    /// Polls until the steady state holds for [`CONFIRM_ROUNDS`] rounds.
+    async fn recover(&self, times: &FaultTimes, recovery: &mut Recovery) {
+        let timeout = self.exp.thresholds.recovery_timeout();
+        let deadline = times.end + timeout;
+        let mut streak: Option<(u64, u32)> = None;
+        loop {
+            let began = Instant::now();
+            let (ok, failures) = self.steady_round(Phase::Recovery).await;
+            let at_ms = self.journal.now_ms();
+            if ok {
+                if recovery.first_good_probe_ms.is_none() {
+                    recovery.first_good_probe_ms = Some(at_ms);
+                    self.journal.event_at(
+                        at_ms,
+                        EventKind::FirstGoodProbe,
+                        format!(
+                            "all {} steady-state probes pass",
+                            self.exp.steady_state.len()
+                        ),
+                    );
+                }
+                let (since, n) = streak.unwrap_or((at_ms, 0));
+                streak = Some((since, n + 1));
+                if n + 1 >= CONFIRM_ROUNDS {
+                    let from_end = since.saturating_sub(times.end_ms);
+                    recovery.recovered_ms = Some(since);
+                    recovery.from_fault_end_ms = Some(from_end);
+                    recovery.from_fault_start_ms = times.start_ms.map(|s| since.saturating_sub(s));
+                    self.journal.event_at(
+                        since,
+                        EventKind::Recovered,
+                        format!(
+                            "steady state back {:.3} s after the fault ended{} (held {} rounds)",
+                            from_end as f64 / 1000.0,
+                            recovery
+                                .from_fault_start_ms
+                                .map(|s| format!(", {:.3} s after it started", s as f64 / 1000.0))
+                                .unwrap_or_default(),
+                            CONFIRM_ROUNDS
+                        ),
+                    );
+                    return;
+                }
+            } else {
+                streak = None;
+            }
+            if Instant::now() >= deadline {
+                let detail = format!(
+                    "steady state not back within {} of the fault's end: {}",
+                    human(timeout),
+                    if failures.is_empty() {
+                        "it held, but not for long enough".to_string()
+                    } else {
+                        failures.join("; ")
+                    }
+                );
+                self.journal.event(EventKind::NotRecovered, &detail);
+                self.fail(detail);
+                return;
+            }
+            tokio::time::sleep(POLL_INTERVAL.saturating_sub(began.elapsed())).await;
+        }
+    }
+
+    fn thresholds(&self, recovery: &Recovery) -> Vec<ThresholdResult> {
+        let t = &self.exp.thresholds;
+        let mut results = Vec::new();
+        for (name, limit, observed) in [
+            ("rto", t.rto, recovery.from_fault_end_ms),
+            (
+                "rto_from_start",
+                t.rto_from_start,
+                recovery.from_fault_start_ms,
+            ),
+        ] {
+            let Some(limit) = limit else { continue };
+            let limit_ms = limit.as_millis() as u64;
+            let passed = observed.is_some_and(|o| o <= limit_ms);
+            let seen = observed
+                .map(|o| format!("{:.3} s", o as f64 / 1000.0))
+                .unwrap_or_else(|| "no recovery".into());
+            let detail = format!("{name} {seen} (limit {})", human(limit));
+            if passed {
+                self.journal.event(EventKind::ThresholdPassed, detail);
+            } else {
+                self.journal.event(EventKind::ThresholdBreached, &detail);
+                self.fail(format!("threshold breached: {detail}"));
+            }
+            results.push(ThresholdResult {
+                name: name.into(),
+                limit_ms,
+                observed_ms: observed,
+                passed,
+            });
+        }
+        results
+    }
+}
+
+/// Actions that repair rather than break: while they run, the fault is
+/// being removed.
+fn is_repair(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::StartContainer { .. }
+            | Action::UnpauseContainer { .. }
+            | Action::Pm2Resurrect
+            | Action::Pm2Restart { .. }
+            | Action::RemoveToxic { .. }
+            | Action::ProxyUp { .. }
+    )
+}
+
+/// True if `repair` is the same action as the pending undo `undo`.
+fn same_target(undo: &Action, repair: &Action) -> bool {
+    undo == repair
+}
+
+/// What the experiment names that the stack must have: services,
+/// endpoints, a PM2 service and its processes, fault-proxy links. Each
+/// problem says what is missing and what there is.
+pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
+    let compose = ctx.stack.compose();
+    let services: Vec<&str> = compose.services.iter().map(|s| s.name.as_str()).collect();
+    let mut problems = BTreeSet::new();
+    let steps = exp.method.iter().chain(&exp.rollbacks);
+    let probes = exp.steady_state.iter().chain(&exp.expect_during_fault);
+
+    for step in steps.clone() {
+        if let Some(service) = step.action.service() {
+            if !services.contains(&service) {
+                problems.insert(format!(
+                    "line {}: no service `{service}` in {} (services: {})",
+                    step.line,
+                    compose.path.display(),
+                    services.join(", ")
+                ));
+            }
+        }
+    }
+    let mut uses_pm2 = steps.clone().any(|s| s.action.uses_pm2());
+    for probe in probes {
+        match &probe.kind {
+            ProbeKind::Http { endpoint, .. } if compose.endpoint(endpoint).is_none() => {
+                let known: Vec<String> = compose
+                    .services
+                    .iter()
+                    .flat_map(|s| s.endpoints().into_iter().map(|(n, _)| n))
+                    .collect();
+                problems.insert(format!(
+                    "probe `{}`: no endpoint `{endpoint}` (endpoints: {})",
+                    probe.name,
+                    known.join(", ")
+                ));
+            }
+            ProbeKind::Redis { service, .. } if !services.contains(&service.as_str()) => {
+                problems.insert(format!(
+                    "probe `{}`: no service `{service}` (services: {})",
+                    probe.name,
+                    services.join(", ")
+                ));
+            }
+            ProbeKind::Sql { .. } if !services.contains(&"postgres") => {
+                problems.insert(format!(
+                    "probe `{}`: SQL probes run in the `postgres` service, which the stack lacks",
+                    probe.name
+                ));
+            }
+            ProbeKind::Pm2 { .. } => uses_pm2 = true,
+            _ => {}
+        }
+    }
+    if uses_pm2 && ctx.pm2_service().is_none() {
+        problems.insert(
+            "the experiment uses PM2 but no service is labelled dev.gauntlet.pm2=true".into(),
+        );
+    }
+
+    let proxies: BTreeSet<&str> = steps.clone().filter_map(|s| s.action.proxy()).collect();
+    if !proxies.is_empty() {
+        let api = ctx.proxy().await;
+        match api.proxies().await {
+            Ok(list) => {
+                let known: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+                for p in proxies.iter().filter(|p| !known.contains(p)) {
+                    problems.insert(format!(
+                        "the fault proxy has no proxy `{p}` (proxies: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+            Err(e) => {
+                problems.insert(format!(
+                    "the fault proxy at {} is unreachable: {e}",
+                    api.url()
+                ));
+            }
+        }
+    }
+
+    // Processes must exist now; a method that first kills PM2 cannot be
+    // checked further than that.
+    let processes: BTreeSet<&str> = steps
+        .filter_map(|s| match &s.action {
+            Action::KillProcess { process, .. }
+            | Action::Pm2Restart { process }
+            | Action::CrashLoop { process, .. } => Some(process.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !processes.is_empty() && ctx.pm2_service().is_some() {
+        if let Ok(list) = gauntlet_harness::pm2::processes(&ctx.stack).await {
+            let known: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+            if !known.is_empty() {
+                for p in processes.iter().filter(|p| !known.contains(p)) {
+                    problems.insert(format!(
+                        "PM2 has no process `{p}` (processes: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    problems.into_iter().collect()
+}

@@ -1,0 +1,237 @@
+//! The write ledger against a real stack (PostgreSQL, Redis, the app under
+//! PM2, the fault proxy), brought up by the harness library as `gauntlet up`
+//! does: writers run for a few seconds, stop, and the reconciliation must
+//! find every acknowledged write once and every event delivered; with the
+//! defect `outbox_skipped_when_redis_down` and Redis stopped meanwhile, it
+//! must count the events the system lost.
+//!
+//! Needs Docker. Without it the tests are skipped with a message, except
+//! under `CI`, where they fail: CI must never pass by skipping.
+//!
+//! The app image needs the system binary: `cargo build -p gauntlet-system`
+//! into the same target directory first (or set `GAUNTLET_SYSTEM_BIN`); if
+//! it is missing the harness builds it with cargo, which is slow.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gauntlet_chaos::ledger::{
+    reconcile, WriteKind, WriteLedger, WriteOutcome, WriterConfig, WriterTarget, Writers,
+};
+use gauntlet_harness::images::SystemBinary;
+use gauntlet_harness::launch::{self, LaunchOptions};
+use gauntlet_harness::stack::{self, Stack};
+use gauntlet_harness::workspace::Workspace;
+
+/// Raised limits (one client address sends every write) and a cheap
+/// password hash (2 cores).
+const VARS: &[(&str, &str)] = &[
+    ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
+    ("GAUNTLET_PASSWORD_HASH_MEMORY_KIB", "1024"),
+    ("GAUNTLET_PASSWORD_HASH_ITERATIONS", "1"),
+];
+
+/// One run's stack; reaped when dropped, even after a failed assertion.
+struct Run {
+    stack: Stack,
+    project: String,
+    run_id: String,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let (project, run_id) = (self.project.clone(), self.run_id.clone());
+        // Drop runs inside the test's runtime: reap from a thread of our own.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                if let Ok(docker) = gauntlet_harness::docker::connect().await {
+                    let _ = stack::reap(&docker, &project, Some(&run_id)).await;
+                }
+            })
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// `gauntlet-system` next to this test's target directory (`target/debug`),
+/// or `GAUNTLET_SYSTEM_BIN`; otherwise the harness runs cargo itself.
+fn system_binary() -> SystemBinary {
+    if let Some(path) = std::env::var_os("GAUNTLET_SYSTEM_BIN") {
+        return SystemBinary::Path(path.into());
+    }
+    // target/debug/deps/ledger-HASH -> target/debug/gauntlet-system
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("gauntlet-system")));
+    match beside {
+        Some(path) if path.is_file() => SystemBinary::Path(path),
+        _ => {
+            eprintln!("gauntlet-system is not built in this target directory; the harness will run cargo");
+            SystemBinary::Cargo
+        }
+    }
+}
+
+/// A stack with these defects, or `None` without Docker outside CI.
+async fn start(test: &str, defects: &str) -> Option<Run> {
+    let docker = match gauntlet_harness::docker::connect().await {
+        Ok(d) => d,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set and this test needs Docker, which is unavailable: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED (no Docker, and CI is not set): {e}");
+            return None;
+        }
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = Workspace::locate(Some(&root.join("docker-compose.yml"))).unwrap();
+    let tag: u32 = rand::random();
+    let project = format!("lt-{test}-{tag:08x}");
+    let run_id = stack::new_run_id();
+    let options = LaunchOptions {
+        project: project.clone(),
+        run_id: run_id.clone(),
+        seed: 7,
+        defects: defects.to_string(),
+        binary: system_binary(),
+        show_progress: false,
+        service_timeout: Duration::from_secs(180),
+        extra_vars: VARS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let started = Instant::now();
+    match launch::launch(&docker, &workspace, &options).await {
+        Ok(launched) => {
+            eprintln!("[{test}] stack up in {:.1} s", started.elapsed().as_secs_f64());
+            Some(Run {
+                stack: launched.stack,
+                project,
+                run_id,
+            })
+        }
+        Err(e) => {
+            let _ = stack::reap(&docker, &project, Some(&run_id)).await;
+            panic!("stack for {test} did not come up: {e} ({})", e.hint().unwrap_or(""));
+        }
+    }
+}
+
+fn config(rate: f64, seed: u64) -> WriterConfig {
+    WriterConfig {
+        checkouts_per_sec: rate,
+        webhooks_per_sec: rate,
+        credits_per_sec: rate,
+        seed,
+        request_timeout: Duration::from_secs(2),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_is_there_once_and_every_event_delivered() {
+    let Some(run) = start("healthy", "").await else {
+        return;
+    };
+    let target = WriterTarget::from_stack(&run.stack).await.unwrap();
+    let writers = Writers::start(target.clone(), config(3.0, 1), WriteLedger::new())
+        .await
+        .expect("writers set up");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let ledger = writers.stop().await;
+
+    let counts = ledger.counts();
+    for kind in WriteKind::ALL {
+        let c = counts.get(&kind).copied().unwrap_or_default();
+        assert!(c.total() >= 10, "{kind}: only {} writes in 5 s at 3/s", c.total());
+    }
+    let not_ok: Vec<_> = ledger
+        .records()
+        .into_iter()
+        .filter(|r| !r.outcome.is_ok())
+        .collect();
+    assert!(not_ok.is_empty(), "writes not acknowledged on a healthy stack: {not_ok:#?}");
+
+    let started = Instant::now();
+    let rec = reconcile(&run.stack, &target, &ledger, Duration::from_secs(30))
+        .await
+        .expect("reconcile");
+    eprintln!(
+        "{} (reconciled in {:.1} s)\n{:#?}",
+        rec.summary_line(),
+        started.elapsed().as_secs_f64(),
+        rec.examples
+    );
+    assert!(rec.passed(), "{}: {:#?}", rec.summary_line(), rec.examples);
+    assert!(rec.settled);
+    for kind in WriteKind::ALL {
+        let k = rec.kinds[&kind];
+        assert_eq!((k.lost, k.duplicated, k.unexpected), (0, 0, 0), "{kind}: {k:?}");
+        assert_eq!(k.ok, k.sent, "{kind}: {k:?}");
+    }
+    let orders = rec.kinds[&WriteKind::Checkout].ok + rec.kinds[&WriteKind::Webhook].ok;
+    assert_eq!(rec.events.expected, orders);
+    assert_eq!(rec.events.delivered, orders, "{:?}", rec.events);
+    assert_eq!((rec.events.missing, rec.events.duplicated, rec.events.dead_lettered), (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_published_past_a_stopped_redis_are_counted_missing() {
+    let Some(run) = start("redis-down", "outbox_skipped_when_redis_down").await else {
+        return;
+    };
+    let target = WriterTarget::from_stack(&run.stack).await.unwrap();
+    let writers = Writers::start(target.clone(), config(3.0, 2), WriteLedger::new())
+        .await
+        .expect("writers set up");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    run.stack
+        .stop("redis", Duration::from_secs(5))
+        .await
+        .expect("stop redis");
+    let down = Instant::now();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    run.stack.start("redis").await.expect("start redis");
+    run.stack
+        .wait_healthy("redis", Duration::from_secs(60))
+        .await
+        .expect("redis healthy again");
+    eprintln!("redis down for {:.1} s", down.elapsed().as_secs_f64());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ledger = writers.stop().await;
+
+    let rec = reconcile(&run.stack, &target, &ledger, Duration::from_secs(45))
+        .await
+        .expect("reconcile");
+    eprintln!("{}\n{:#?}", rec.summary_line(), rec.examples);
+    let checkouts_ok = ledger
+        .records()
+        .iter()
+        .filter(|r| r.kind == WriteKind::Checkout && matches!(r.outcome, WriteOutcome::Ok { .. }))
+        .count();
+    assert!(checkouts_ok > 0, "no checkout was acknowledged");
+    assert!(
+        rec.events.missing > 0,
+        "the defect loses the events of checkouts made while Redis is down, but none is missing: {}",
+        rec.summary_line()
+    );
+    assert!(!rec.passed());
+    assert!(
+        rec.examples
+            .iter()
+            .any(|e| e.starts_with("missing event of order") && e.contains("no outbox row")),
+        "{:#?}",
+        rec.examples
+    );
+    // The orders themselves are in Postgres: only their events are gone.
+    for kind in WriteKind::ALL {
+        assert_eq!(rec.kinds[&kind].lost, 0, "{kind}: {:?}", rec.kinds[&kind]);
+        assert_eq!(rec.kinds[&kind].duplicated, 0, "{kind}: {:?}", rec.kinds[&kind]);
+    }
+}
