@@ -36,6 +36,7 @@
 //! Service, proxy and process names are checked against the stack when the
 //! experiment runs (see [`crate::runner`]).
 
+mod fields;
 mod parse;
 
 use std::fmt;
@@ -602,9 +603,9 @@ pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 60_000 == 0 {
+    } else if ms / 60_000 * 60_000 == ms {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms / 1000 * 1000 == ms {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", ms as f64 / 1000.0)

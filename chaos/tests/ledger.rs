@@ -71,11 +71,18 @@ fn system_binary() -> SystemBinary {
     match beside {
         Some(path) if path.is_file() => SystemBinary::Path(path),
         _ => {
-            eprintln!("gauntlet-system is not built in this target directory; the harness will run cargo");
+            eprintln!(
+                "gauntlet-system is not built in this target directory; the harness will run cargo"
+            );
             SystemBinary::Cargo
         }
     }
 }
+
+/// Launches one at a time: the harness stages the system binary into the
+/// checkout under a temporary name made from the process id, so two
+/// launches in one test process race on that file.
+static LAUNCH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A stack with these defects, or `None` without Docker outside CI.
 async fn start(test: &str, defects: &str) -> Option<Run> {
@@ -108,9 +115,16 @@ async fn start(test: &str, defects: &str) -> Option<Run> {
             .collect(),
     };
     let started = Instant::now();
-    match launch::launch(&docker, &workspace, &options).await {
+    let launched = {
+        let _one_at_a_time = LAUNCH.lock().await;
+        launch::launch(&docker, &workspace, &options).await
+    };
+    match launched {
         Ok(launched) => {
-            eprintln!("[{test}] stack up in {:.1} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "[{test}] stack up in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             Some(Run {
                 stack: launched.stack,
                 project,
@@ -119,7 +133,10 @@ async fn start(test: &str, defects: &str) -> Option<Run> {
         }
         Err(e) => {
             let _ = stack::reap(&docker, &project, Some(&run_id)).await;
-            panic!("stack for {test} did not come up: {e} ({})", e.hint().unwrap_or(""));
+            panic!(
+                "stack for {test} did not come up: {e} ({})",
+                e.hint().unwrap_or("")
+            );
         }
     }
 }
@@ -135,7 +152,7 @@ fn config(rate: f64, seed: u64) -> WriterConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_write_is_there_once_and_every_event_delivered() {
+async fn ledger_every_acknowledged_write_is_there_once_and_every_event_delivered() {
     let Some(run) = start("healthy", "").await else {
         return;
     };
@@ -149,40 +166,59 @@ async fn every_acknowledged_write_is_there_once_and_every_event_delivered() {
     let counts = ledger.counts();
     for kind in WriteKind::ALL {
         let c = counts.get(&kind).copied().unwrap_or_default();
-        assert!(c.total() >= 10, "{kind}: only {} writes in 5 s at 3/s", c.total());
+        assert!(
+            c.total() >= 10,
+            "{kind}: only {} writes in 5 s at 3/s",
+            c.total()
+        );
     }
     let not_ok: Vec<_> = ledger
         .records()
         .into_iter()
         .filter(|r| !r.outcome.is_ok())
         .collect();
-    assert!(not_ok.is_empty(), "writes not acknowledged on a healthy stack: {not_ok:#?}");
+    assert!(
+        not_ok.is_empty(),
+        "writes not acknowledged on a healthy stack: {not_ok:#?}"
+    );
 
     let started = Instant::now();
     let rec = reconcile(&run.stack, &target, &ledger, Duration::from_secs(30))
         .await
         .expect("reconcile");
     eprintln!(
-        "{} (reconciled in {:.1} s)\n{:#?}",
+        "{} (reconciled in {:.1} s, settled: {})\n{:#?}",
         rec.summary_line(),
         started.elapsed().as_secs_f64(),
+        rec.settled,
         rec.examples
     );
     assert!(rec.passed(), "{}: {:#?}", rec.summary_line(), rec.examples);
     assert!(rec.settled);
     for kind in WriteKind::ALL {
         let k = rec.kinds[&kind];
-        assert_eq!((k.lost, k.duplicated, k.unexpected), (0, 0, 0), "{kind}: {k:?}");
+        assert_eq!(
+            (k.lost, k.duplicated, k.unexpected),
+            (0, 0, 0),
+            "{kind}: {k:?}"
+        );
         assert_eq!(k.ok, k.sent, "{kind}: {k:?}");
     }
     let orders = rec.kinds[&WriteKind::Checkout].ok + rec.kinds[&WriteKind::Webhook].ok;
     assert_eq!(rec.events.expected, orders);
     assert_eq!(rec.events.delivered, orders, "{:?}", rec.events);
-    assert_eq!((rec.events.missing, rec.events.duplicated, rec.events.dead_lettered), (0, 0, 0));
+    assert_eq!(
+        (
+            rec.events.missing,
+            rec.events.duplicated,
+            rec.events.dead_lettered
+        ),
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_published_past_a_stopped_redis_are_counted_missing() {
+async fn ledger_counts_events_published_past_a_stopped_redis_as_missing() {
     let Some(run) = start("redis-down", "outbox_skipped_when_redis_down").await else {
         return;
     };
@@ -206,10 +242,17 @@ async fn events_published_past_a_stopped_redis_are_counted_missing() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let ledger = writers.stop().await;
 
+    let started = Instant::now();
     let rec = reconcile(&run.stack, &target, &ledger, Duration::from_secs(45))
         .await
         .expect("reconcile");
-    eprintln!("{}\n{:#?}", rec.summary_line(), rec.examples);
+    eprintln!(
+        "{} (reconciled in {:.1} s, settled: {})\n{:#?}",
+        rec.summary_line(),
+        started.elapsed().as_secs_f64(),
+        rec.settled,
+        rec.examples
+    );
     let checkouts_ok = ledger
         .records()
         .iter()
@@ -232,6 +275,56 @@ async fn events_published_past_a_stopped_redis_are_counted_missing() {
     // The orders themselves are in Postgres: only their events are gone.
     for kind in WriteKind::ALL {
         assert_eq!(rec.kinds[&kind].lost, 0, "{kind}: {:?}", rec.kinds[&kind]);
-        assert_eq!(rec.kinds[&kind].duplicated, 0, "{kind}: {:?}", rec.kinds[&kind]);
+        assert_eq!(
+            rec.kinds[&kind].duplicated, 0,
+            "{kind}: {:?}",
+            rec.kinds[&kind]
+        );
     }
+}
+
+/// The control for the test above: the correct system keeps the events of
+/// orders made while Redis is away in the outbox and delivers them after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_finds_no_event_lost_across_a_redis_stop_on_a_correct_system() {
+    let Some(run) = start("redis-ok", "").await else {
+        return;
+    };
+    let target = WriterTarget::from_stack(&run.stack).await.unwrap();
+    let writers = Writers::start(target.clone(), config(3.0, 3), WriteLedger::new())
+        .await
+        .expect("writers set up");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    run.stack
+        .stop("redis", Duration::from_secs(5))
+        .await
+        .expect("stop redis");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    run.stack.start("redis").await.expect("start redis");
+    run.stack
+        .wait_healthy("redis", Duration::from_secs(60))
+        .await
+        .expect("redis healthy again");
+    let back = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ledger = writers.stop().await;
+
+    let rec = reconcile(&run.stack, &target, &ledger, Duration::from_secs(60))
+        .await
+        .expect("reconcile");
+    eprintln!(
+        "{} (events settled {:.1} s after Redis was back, settled: {})\n{:#?}",
+        rec.summary_line(),
+        back.elapsed().as_secs_f64(),
+        rec.settled,
+        rec.examples
+    );
+    assert!(rec.passed(), "{}: {:#?}", rec.summary_line(), rec.examples);
+    assert!(rec.settled);
+    assert!(rec.events.expected > 0);
+    assert_eq!(
+        rec.events.delivered, rec.events.expected,
+        "{:?}",
+        rec.events
+    );
 }

@@ -3,6 +3,7 @@
 //! summary), and JSON for scripts. Run output goes to
 //! `target/gauntlet/<run-id>/` (ignored by git) or `--out DIR`.
 
+mod chaos;
 mod junit;
 mod markdown;
 mod props;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use gauntlet_journeys::RunReport;
 
+pub use chaos::{chaos_junit_xml, chaos_summary_markdown};
 pub use junit::junit_xml;
 pub use markdown::summary_markdown;
 pub use props::{props_junit_xml, props_summary_markdown, replay_command};

@@ -43,7 +43,9 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error("proxy config file {}: cannot create the proxies: {message}", path.display())]
     Populate { path: PathBuf, message: String },
-    #[error("cannot listen on {addr} for the API: {source}; is another toxiproxy running? (use --port)")]
+    #[error(
+        "cannot listen on {addr} for the API: {source}; is another toxiproxy running? (use --port)"
+    )]
     Bind {
         addr: String,
         source: std::io::Error,
@@ -82,7 +84,10 @@ pub async fn run(args: Args) -> Result<(), RunError> {
             })?;
         info!(count = proxies.len(), file = %path.display(), "proxies created from config file");
     }
-    server.serve(shutdown_signal()).await.map_err(RunError::Serve)
+    server
+        .serve(shutdown_signal())
+        .await
+        .map_err(RunError::Serve)
 }
 
 /// SIGINT or SIGTERM (what `docker stop` sends to PID 1).

@@ -142,11 +142,13 @@ impl ToxiproxyClient {
     /// connections and drops live ones) a proxy.
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<Proxy> {
         let body = serde_json::json!({ "enabled": enabled });
-        self.call(Method::POST, &proxy_path(name), Some(&body)).await
+        self.call(Method::POST, &proxy_path(name), Some(&body))
+            .await
     }
 
     pub async fn delete(&self, name: &str) -> Result<()> {
-        self.send(Method::DELETE, &proxy_path(name), None::<&()>).await?;
+        self.send(Method::DELETE, &proxy_path(name), None::<&()>)
+            .await?;
         Ok(())
     }
 
@@ -156,7 +158,8 @@ impl ToxiproxyClient {
     }
 
     pub async fn toxic(&self, proxy: &str, name: &str) -> Result<Toxic> {
-        self.call(Method::GET, &toxic_path(proxy, name), None::<&()>).await
+        self.call(Method::GET, &toxic_path(proxy, name), None::<&()>)
+            .await
     }
 
     /// Adds a toxic; fails with 409 if one of that name exists.
@@ -284,7 +287,8 @@ mod tests {
 
     #[test]
     fn update_body_carries_attributes_and_toxicity() {
-        let toxic = Toxic::new(ToxicKind::Bandwidth { rate: 5 }, Stream::Upstream).with_toxicity(0.5);
+        let toxic =
+            Toxic::new(ToxicKind::Bandwidth { rate: 5 }, Stream::Upstream).with_toxicity(0.5);
         let body = serde_json::to_value(ToxicUpdate::of(&toxic)).unwrap();
         assert_eq!(
             body,

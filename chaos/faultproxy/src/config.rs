@@ -49,10 +49,19 @@ mod tests {
 
     /// Input and the part of the message expected for it.
     const CASES: &[(&str, &str)] = &[
-        ("[", "bad request body: EOF while parsing a list at line 1 column 1"),
+        (
+            "[",
+            "bad request body: EOF while parsing a list at line 1 column 1",
+        ),
         (r#"{"name": "x"}"#, "expected an array of proxies"),
-        (r#"[{"listen": ":1", "upstream": "a:1"}]"#, "missing required field: name at proxy 1"),
-        (r#"[{"name": "a", "upstream": 5}]"#, "with string name/listen/upstream"),
+        (
+            r#"[{"listen": ":1", "upstream": "a:1"}]"#,
+            "missing required field: name at proxy 1",
+        ),
+        (
+            r#"[{"name": "a", "upstream": 5}]"#,
+            "with string name/listen/upstream",
+        ),
         (
             r#"[{"name": "a", "upstream": "a:1"}, {"name": "a", "upstream": "b:1"}]"#,
             "duplicate proxy name \"a\" at proxy 2",
@@ -64,7 +73,10 @@ mod tests {
         for (text, expected) in CASES {
             let err = parse(Path::new("/etc/fp.json"), text.as_bytes()).unwrap_err();
             let message = err.to_string();
-            assert!(message.starts_with("proxy config file /etc/fp.json: "), "{message}");
+            assert!(
+                message.starts_with("proxy config file /etc/fp.json: "),
+                "{message}"
+            );
             assert!(message.contains(expected), "{text}: {message}");
         }
     }
@@ -75,7 +87,10 @@ mod tests {
                         {"name":"redis","listen":"0.0.0.0:16379","upstream":"redis:6379"}]"#;
         let configs = parse(Path::new("c.json"), text).unwrap();
         assert_eq!(configs.len(), 2);
-        assert_eq!(configs[1], ProxyConfig::new("redis", "0.0.0.0:16379", "redis:6379"));
+        assert_eq!(
+            configs[1],
+            ProxyConfig::new("redis", "0.0.0.0:16379", "redis:6379")
+        );
     }
 
     #[test]

@@ -82,7 +82,10 @@ pub(crate) async fn serve(
 
         if up.end == Some(End::Reset) || down.end == Some(End::Reset) {
             debug!(%proxy, "reset_peer: resetting both sockets");
-            for socket in [SockRef::from(client_read.as_ref()), SockRef::from(upstream_read.as_ref())] {
+            for socket in [
+                SockRef::from(client_read.as_ref()),
+                SockRef::from(upstream_read.as_ref()),
+            ] {
                 let _ = socket.set_linger(Some(Duration::ZERO));
             }
             return; // dropping the sockets now sends RST

@@ -112,15 +112,13 @@ impl Registry {
     /// connections and enabled state included), as Toxiproxy does; any other
     /// existing one is stopped and replaced. On failure, the proxies handled
     /// before it are returned with the error.
-    pub async fn populate(
-        &self,
-        configs: Vec<ProxyConfig>,
-    ) -> (Vec<Proxy>, Option<ApiError>) {
+    pub async fn populate(&self, configs: Vec<ProxyConfig>) -> (Vec<Proxy>, Option<ApiError>) {
         let mut proxies = self.proxies.lock().await;
         let mut done = Vec::new();
         for config in configs {
             if let Some(existing) = proxies.get(&config.name) {
-                if existing.upstream == config.upstream && existing.listens_on(&config.listen).await {
+                if existing.upstream == config.upstream && existing.listens_on(&config.listen).await
+                {
                     done.push(existing.to_json());
                     continue;
                 }
@@ -221,7 +219,10 @@ impl Registry {
         let generation = self.next_generation();
         let mut proxies = self.proxies.lock().await;
         let state = find_mut(&mut proxies, proxy)?;
-        let entry = state.toxics.find_mut(toxic).ok_or_else(ApiError::toxic_not_found)?;
+        let entry = state
+            .toxics
+            .find_mut(toxic)
+            .ok_or_else(ApiError::toxic_not_found)?;
         let mut updated = change(&entry.toxic)?;
         // Name and stream are not changed by an update.
         updated.name = entry.toxic.name.clone();
@@ -246,7 +247,10 @@ impl Registry {
     }
 }
 
-fn find<'a>(proxies: &'a BTreeMap<String, ProxyState>, name: &str) -> Result<&'a ProxyState, ApiError> {
+fn find<'a>(
+    proxies: &'a BTreeMap<String, ProxyState>,
+    name: &str,
+) -> Result<&'a ProxyState, ApiError> {
     proxies.get(name).ok_or_else(ApiError::proxy_not_found)
 }
 
@@ -363,10 +367,17 @@ impl ProxyState {
 /// `host:port` to a socket address; an empty address means any interface,
 /// any port (what Go's `net.Listen("tcp", "")` does).
 async fn resolve(listen: &str) -> std::io::Result<SocketAddr> {
-    let listen = if listen.is_empty() { "0.0.0.0:0" } else { listen };
-    tokio::net::lookup_host(listen).await?.next().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::NotFound, "no address found for host")
-    })
+    let listen = if listen.is_empty() {
+        "0.0.0.0:0"
+    } else {
+        listen
+    };
+    tokio::net::lookup_host(listen)
+        .await?
+        .next()
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no address found for host")
+        })
 }
 
 async fn bind(listen: &str) -> std::io::Result<TcpListener> {

@@ -41,7 +41,10 @@ impl Server {
     }
 
     /// Serves the API until `shutdown` completes.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let addr = self.listener.local_addr()?;
         info!("API listening on http://{addr}");
         axum::serve(self.listener, api::router(self.registry))

@@ -92,7 +92,11 @@ mod tests {
     #[test]
     fn two_hundreds_are_acknowledged_with_the_row_id() {
         assert_eq!(
-            classify_response(WriteKind::Checkout, 201, br#"{"data":{"id":42,"stage":"PLACED"}}"#),
+            classify_response(
+                WriteKind::Checkout,
+                201,
+                br#"{"data":{"id":42,"stage":"PLACED"}}"#
+            ),
             WriteOutcome::Ok { id: Some(42) }
         );
         assert_eq!(
@@ -100,7 +104,11 @@ mod tests {
             WriteOutcome::Ok { id: Some(42) }
         );
         assert_eq!(
-            classify_response(WriteKind::Webhook, 200, br#"{"order_id":9,"status":"skipped"}"#),
+            classify_response(
+                WriteKind::Webhook,
+                200,
+                br#"{"order_id":9,"status":"skipped"}"#
+            ),
             WriteOutcome::Ok { id: Some(9) }
         );
         assert_eq!(

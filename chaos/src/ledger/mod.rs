@@ -33,8 +33,8 @@ pub mod writers;
 
 pub use observe::{find_rows, reconcile};
 pub use reconcile::{
-    reconcile_rows, EventCounts, Found, KindCounts, LostWrite, OrderRef, OutboxRow,
-    Reconciliation, SeenEvent,
+    reconcile_rows, EventCounts, Found, KindCounts, LostWrite, OrderRef, OutboxRow, Reconciliation,
+    SeenEvent,
 };
 pub use record::{OutcomeCounts, WriteKind, WriteLedger, WriteOutcome, WriteRecord};
 pub use setup::WriterSetup;

@@ -266,7 +266,10 @@ async fn look(stack: &Stack, http: &reqwest::Client, at: &Endpoints) -> Result<L
         })
         .collect();
 
-    let url = format!("{}/admin/streams/dlq?stream=notify.events&count={DLQ_PAGE}", at.api);
+    let url = format!(
+        "{}/admin/streams/dlq?stream=notify.events&count={DLQ_PAGE}",
+        at.api
+    );
     let (status, body) = get_json(http, &url, Some(&at.admin_token)).await?;
     if status != 200 {
         return Err(format!("GET {url} answered {status}: {body}"));

@@ -189,22 +189,26 @@ impl Reconciliation {
     /// or dead-lettered. (Unexpected and recovered writes are reported, not
     /// failures: the client could not know.)
     pub fn passed(&self) -> bool {
-        self.kinds.values().all(|k| k.lost == 0 && k.duplicated == 0)
+        self.kinds
+            .values()
+            .all(|k| k.lost == 0 && k.duplicated == 0)
             && self.events.missing == 0
             && self.events.duplicated == 0
     }
 
     pub fn total(&self) -> KindCounts {
-        self.kinds.values().fold(KindCounts::default(), |a, k| KindCounts {
-            sent: a.sent + k.sent,
-            ok: a.ok + k.ok,
-            failed: a.failed + k.failed,
-            unknown: a.unknown + k.unknown,
-            lost: a.lost + k.lost,
-            duplicated: a.duplicated + k.duplicated,
-            unexpected: a.unexpected + k.unexpected,
-            recovered: a.recovered + k.recovered,
-        })
+        self.kinds
+            .values()
+            .fold(KindCounts::default(), |a, k| KindCounts {
+                sent: a.sent + k.sent,
+                ok: a.ok + k.ok,
+                failed: a.failed + k.failed,
+                unknown: a.unknown + k.unknown,
+                lost: a.lost + k.lost,
+                duplicated: a.duplicated + k.duplicated,
+                unexpected: a.unexpected + k.unexpected,
+                recovered: a.recovered + k.recovered,
+            })
     }
 
     /// One line for a terminal or a closing note, e.g. `ledger PASS: 60
@@ -237,7 +241,10 @@ impl Reconciliation {
 }
 
 fn ids(rows: &[i64]) -> String {
-    rows.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    rows.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct Examples(Vec<String>);
@@ -319,7 +326,11 @@ pub fn reconcile_rows(records: &[WriteRecord], found: &Found) -> Reconciliation 
             }
         }
         let ledger_entries = match r.kind {
-            WriteKind::CreditReserve => found.credit_ledger_entries.get(&r.key).copied().unwrap_or(0),
+            WriteKind::CreditReserve => found
+                .credit_ledger_entries
+                .get(&r.key)
+                .copied()
+                .unwrap_or(0),
             _ => 0,
         };
         if rows.len() > 1 || ledger_entries > 1 {
@@ -371,12 +382,22 @@ fn tally<'a>(
     per
 }
 
-fn count_events(expected: &BTreeSet<OrderRef>, found: &Found, examples: &mut Examples) -> EventCounts {
+fn count_events(
+    expected: &BTreeSet<OrderRef>,
+    found: &Found,
+    examples: &mut Examples,
+) -> EventCounts {
     // An event is tied to its order by the payload's type and order_id, or,
     // when the payload does not say, by its event id in the outbox.
-    let by_event_id: BTreeMap<&str, OrderRef> =
-        found.outbox.iter().map(|o| (o.event_id.as_str(), o.order)).collect();
-    let order_of = |e: &SeenEvent| e.order.or_else(|| by_event_id.get(e.event_id.as_str()).copied());
+    let by_event_id: BTreeMap<&str, OrderRef> = found
+        .outbox
+        .iter()
+        .map(|o| (o.event_id.as_str(), o.order))
+        .collect();
+    let order_of = |e: &SeenEvent| {
+        e.order
+            .or_else(|| by_event_id.get(e.event_id.as_str()).copied())
+    };
     let delivered = tally(&found.delivered, &order_of);
     let dead = tally(&found.dead_lettered, &order_of);
 
@@ -401,14 +422,16 @@ fn count_events(expected: &BTreeSet<OrderRef>, found: &Found, examples: &mut Exa
                     });
                 }
                 if dlq.is_some() {
-                    examples.push(|| format!("event of {order} is both at the sink and in the DLQ"));
+                    examples
+                        .push(|| format!("event of {order} is both at the sink and in the DLQ"));
                 }
             }
             (None, Some(_)) => counts.dead_lettered += 1,
             (None, None) => {
                 counts.missing += 1;
                 examples.push(|| {
-                    let outbox: Vec<&OutboxRow> = found.outbox.iter().filter(|o| o.order == *order).collect();
+                    let outbox: Vec<&OutboxRow> =
+                        found.outbox.iter().filter(|o| o.order == *order).collect();
                     let trail = if outbox.is_empty() {
                         "no outbox row".to_string()
                     } else {

@@ -218,6 +218,12 @@ impl WriteLedger {
         self.inner.started.elapsed().as_millis() as u64
     }
 
+    /// The wall-clock time of a ledger offset (`started_ms`, `finished_ms`),
+    /// e.g. to compare when a write was acknowledged with a backup's start.
+    pub fn at(&self, ms: u64) -> DateTime<Utc> {
+        self.inner.started_at + chrono::Duration::milliseconds(ms as i64)
+    }
+
     /// A new key for a write of `kind`: `{prefix}-{kind}-{n}`.
     pub fn next_key(&self, kind: WriteKind) -> String {
         let n = self.inner.next.fetch_add(1, Ordering::Relaxed);
@@ -327,7 +333,10 @@ mod tests {
             .next_key(WriteKind::Webhook)
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        assert_ne!(WriteLedger::new().key_prefix(), WriteLedger::new().key_prefix());
+        assert_ne!(
+            WriteLedger::new().key_prefix(),
+            WriteLedger::new().key_prefix()
+        );
     }
 
     #[test]

@@ -62,17 +62,21 @@ impl Api<'_> {
             req = req.json(&b);
         }
         let fail = |detail: String| LedgerError::Setup { step, detail };
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| fail(format!("{method} {url}: {}", super::classify::describe_error(&e))))?;
+        let resp = req.send().await.map_err(|e| {
+            fail(format!(
+                "{method} {url}: {}",
+                super::classify::describe_error(&e)
+            ))
+        })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         if status != expect {
             let snippet: String = text.chars().take(300).collect();
             let hint = match status {
                 401 => " (is the admin token / webhook secret the stack's?)",
-                429 => " (rate limited: raise GAUNTLET_RATE_LIMIT_* for runs with background writers)",
+                429 => {
+                    " (rate limited: raise GAUNTLET_RATE_LIMIT_* for runs with background writers)"
+                }
                 _ => "",
             };
             return Err(fail(format!(
@@ -122,7 +126,11 @@ pub(crate) async fn prepare(
     let secret = format!("ledger-pass-{}", ledger.key_prefix());
 
     if cfg.webhooks_per_sec > 0.0 {
-        require(&target.shopify_secret, "the Shopify webhook secret", "webhook")?;
+        require(
+            &target.shopify_secret,
+            "the Shopify webhook secret",
+            "webhook",
+        )?;
     }
 
     if cfg.checkouts_per_sec > 0.0 {
@@ -136,7 +144,14 @@ pub(crate) async fn prepare(
         };
         let step = "register the producer";
         let producer = api
-            .call(step, Method::POST, "/api/v1/auth/register", Auth::None, Some(register("producer")), 201)
+            .call(
+                step,
+                Method::POST,
+                "/api/v1/auth/register",
+                Auth::None,
+                Some(register("producer")),
+                201,
+            )
             .await?;
         let producer_id = id_at(&producer, "/user/id", step)?;
         let producer_token = producer
@@ -171,19 +186,36 @@ pub(crate) async fn prepare(
             .await?;
         let step_buyer = "register the buyer";
         let buyer = api
-            .call(step_buyer, Method::POST, "/api/v1/auth/register", Auth::None, Some(register("consumer")), 201)
+            .call(
+                step_buyer,
+                Method::POST,
+                "/api/v1/auth/register",
+                Auth::None,
+                Some(register("consumer")),
+                201,
+            )
             .await?;
         setup.producer_id = Some(producer_id);
         setup.product_id = Some(id_at(&product, "/data/id", step)?);
         setup.buyer_id = Some(id_at(&buyer, "/user/id", step_buyer)?);
-        setup.buyer_token = buyer.pointer("/token").and_then(Value::as_str).map(String::from);
+        setup.buyer_token = buyer
+            .pointer("/token")
+            .and_then(Value::as_str)
+            .map(String::from);
     }
 
     if cfg.credits_per_sec > 0.0 {
         let admin = require(&target.admin_token, "the admin token", "credit reservation")?;
         let step = "create the billing account";
         let account = api
-            .call(step, Method::POST, "/v1/billing/accounts", Auth::Admin(admin), Some(json!({"mode": "CREDIT"})), 201)
+            .call(
+                step,
+                Method::POST,
+                "/v1/billing/accounts",
+                Auth::Admin(admin),
+                Some(json!({"mode": "CREDIT"})),
+                201,
+            )
             .await?;
         let account_id = id_at(&account, "/id", step)?;
         api.call(

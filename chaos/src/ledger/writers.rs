@@ -168,7 +168,9 @@ impl Writers {
             }
         }
         if cfg.request_timeout.is_zero() {
-            return Err(LedgerError::Config("request_timeout must be above 0".into()));
+            return Err(LedgerError::Config(
+                "request_timeout must be above 0".into(),
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(cfg.request_timeout)
@@ -191,8 +193,17 @@ impl Writers {
             .into_iter()
             .filter(|k| cfg.rate(*k) > 0.0)
             .map(|kind| {
-                let rng = StdRng::seed_from_u64(cfg.seed ^ (kind as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                tokio::spawn(writer_loop(kind, cfg.rate(kind), rng, ctx.clone(), stopped.clone(), cfg.request_timeout))
+                let rng = StdRng::seed_from_u64(
+                    cfg.seed ^ (kind as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                tokio::spawn(writer_loop(
+                    kind,
+                    cfg.rate(kind),
+                    rng,
+                    ctx.clone(),
+                    stopped.clone(),
+                    cfg.request_timeout,
+                ))
             })
             .collect();
         Ok(Writers {
@@ -295,10 +306,8 @@ async fn writer_loop(
         writes.spawn(one_write(ctx.clone(), kind, key, prepared, stopped.clone()));
     }
     let bound = request_timeout + Duration::from_secs(2);
-    let _ = tokio::time::timeout(bound, async {
-        while writes.join_next().await.is_some() {}
-    })
-    .await;
+    let _ =
+        tokio::time::timeout(bound, async { while writes.join_next().await.is_some() {} }).await;
     writes.abort_all();
 }
 
@@ -319,7 +328,10 @@ fn prepare(ctx: &Ctx, kind: WriteKind, key: &str, rng: &mut StdRng) -> Option<Pr
             Prepared {
                 path: "/api/v1/public/orders".into(),
                 headers: vec![
-                    ("authorization", format!("Bearer {}", ctx.setup.buyer_token.as_deref()?)),
+                    (
+                        "authorization",
+                        format!("Bearer {}", ctx.setup.buyer_token.as_deref()?),
+                    ),
                     ("idempotency-key", key.to_string()),
                 ],
                 body: body.to_string().into_bytes(),
@@ -340,7 +352,8 @@ fn prepare(ctx: &Ctx, kind: WriteKind, key: &str, rng: &mut StdRng) -> Option<Pr
             }
         }
         WriteKind::CreditReserve => {
-            let body = json!({"amount": 1, "idempotency_key": key, "ref_type": "ledger", "ref_id": key});
+            let body =
+                json!({"amount": 1, "idempotency_key": key, "ref_type": "ledger", "ref_id": key});
             Prepared {
                 path: format!("/v1/billing/accounts/{}/reserve", ctx.setup.account_id?),
                 headers: vec![("x-admin-token", ctx.target.admin_token.clone()?)],

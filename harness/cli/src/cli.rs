@@ -57,6 +57,9 @@ pub enum Command {
     /// Property tests of the rules engines, black-box over HTTP, with
     /// shrinking and replayable cases.
     Props(PropsArgs),
+    /// Chaos experiments: faults with proven injection and removal,
+    /// recovery time, and a write ledger reconciled afterwards.
+    Chaos(ChaosArgs),
     /// Benchmarks of gauntlet itself.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -291,6 +294,33 @@ pub struct PropsArgs {
     /// List the properties and exit.
     #[arg(long)]
     pub list: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ChaosArgs {
+    /// Experiments to run (file stems in the experiments folder).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Run every experiment, one after another.
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// List the experiments and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// The experiments folder (default: chaos/experiments).
+    #[arg(long, value_name = "DIR")]
+    pub experiments: Option<PathBuf>,
+    /// Use this running stack (from `gauntlet up`) instead of starting one.
+    #[arg(long = "run", value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Keep the stack after the run.
+    #[arg(long, conflicts_with = "run_id")]
+    pub keep_stack: bool,
+    /// Where chaos.json, junit.xml and summary.md go (default: target/gauntlet/<run-id>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

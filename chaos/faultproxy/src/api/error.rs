@@ -24,12 +24,18 @@ impl ApiError {
 
     /// `bad request body: <what the JSON decoder said>`.
     pub fn bad_request_body(detail: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, format!("bad request body: {detail}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad request body: {detail}"),
+        )
     }
 
     /// `missing required field: <field>`.
     pub fn missing_field(field: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, format!("missing required field: {field}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("missing required field: {field}"),
+        )
     }
 
     pub fn proxy_not_found() -> Self {

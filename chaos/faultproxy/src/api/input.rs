@@ -106,7 +106,12 @@ struct ToxicInput {
 /// `POST /proxies/{proxy}/toxics`.
 pub(crate) fn new_toxic(body: &[u8]) -> Result<Toxic, ApiError> {
     let input: ToxicInput = decode(body)?;
-    let stream = match input.stream.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let stream = match input
+        .stream
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None => Stream::Downstream,
         Some("upstream") => Stream::Upstream,
         Some("downstream") => Stream::Downstream,
@@ -179,7 +184,13 @@ mod tests {
         assert_eq!(toxic.name, "latency_downstream");
         assert_eq!(toxic.stream, Stream::Downstream);
         assert_eq!(toxic.toxicity, 1.0);
-        assert_eq!(toxic.kind, ToxicKind::Latency { latency: 5, jitter: 0 });
+        assert_eq!(
+            toxic.kind,
+            ToxicKind::Latency {
+                latency: 5,
+                jitter: 0
+            }
+        );
     }
 
     #[test]
@@ -194,14 +205,27 @@ mod tests {
     fn attribute_of_wrong_type_is_a_bad_request() {
         let err = new_toxic(br#"{"type":"latency","attributes":{"latency":"slow"}}"#).unwrap_err();
         assert_eq!(err.status.as_u16(), 400);
-        assert!(err.message.starts_with("bad request body: "), "{}", err.message);
+        assert!(
+            err.message.starts_with("bad request body: "),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn update_merges_attributes() {
-        let current = new_toxic(br#"{"type":"latency","toxicity":0.5,"attributes":{"latency":5,"jitter":2}}"#).unwrap();
+        let current = new_toxic(
+            br#"{"type":"latency","toxicity":0.5,"attributes":{"latency":5,"jitter":2}}"#,
+        )
+        .unwrap();
         let updated = toxic_update(&current, br#"{"attributes":{"jitter":9,"bogus":1}}"#).unwrap();
-        assert_eq!(updated.kind, ToxicKind::Latency { latency: 5, jitter: 9 });
+        assert_eq!(
+            updated.kind,
+            ToxicKind::Latency {
+                latency: 5,
+                jitter: 9
+            }
+        );
         assert_eq!(updated.toxicity, 0.5);
     }
 

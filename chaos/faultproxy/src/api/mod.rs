@@ -54,7 +54,10 @@ pub fn router(registry: Arc<Registry>) -> Router {
                 .patch(update_proxy)
                 .delete(delete_proxy),
         )
-        .route("/proxies/{proxy}/toxics", get(list_toxics).post(create_toxic))
+        .route(
+            "/proxies/{proxy}/toxics",
+            get(list_toxics).post(create_toxic),
+        )
         .route(
             "/proxies/{proxy}/toxics/{toxic}",
             get(show_toxic)
@@ -135,10 +138,16 @@ async fn list_toxics(State(registry): Api, Path(proxy): Path<String>) -> ApiResu
 async fn create_toxic(State(registry): Api, Path(proxy): Path<String>, body: Bytes) -> ApiResult {
     registry.get(&proxy).await?;
     let toxic = input::new_toxic(&body)?;
-    Ok(json(StatusCode::OK, &registry.add_toxic(&proxy, toxic).await?))
+    Ok(json(
+        StatusCode::OK,
+        &registry.add_toxic(&proxy, toxic).await?,
+    ))
 }
 
-async fn show_toxic(State(registry): Api, Path((proxy, toxic)): Path<(String, String)>) -> ApiResult {
+async fn show_toxic(
+    State(registry): Api,
+    Path((proxy, toxic)): Path<(String, String)>,
+) -> ApiResult {
     Ok(json(StatusCode::OK, &registry.toxic(&proxy, &toxic).await?))
 }
 
@@ -148,12 +157,17 @@ async fn update_toxic(
     body: Bytes,
 ) -> ApiResult {
     let updated = registry
-        .update_toxic(&proxy, &toxic, |current| input::toxic_update(current, &body))
+        .update_toxic(&proxy, &toxic, |current| {
+            input::toxic_update(current, &body)
+        })
         .await?;
     Ok(json(StatusCode::OK, &updated))
 }
 
-async fn delete_toxic(State(registry): Api, Path((proxy, toxic)): Path<(String, String)>) -> ApiResult {
+async fn delete_toxic(
+    State(registry): Api,
+    Path((proxy, toxic)): Path<(String, String)>,
+) -> ApiResult {
     registry.remove_toxic(&proxy, &toxic).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -115,7 +115,9 @@ mod tests {
             delay: 0,
         };
         let mut s = Slicer::new(&kind, StdRng::seed_from_u64(2));
-        let text: String = (0..100).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let text: String = (0..100)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
         s.push(data(&text), t0);
         let pieces = pop_all(&mut s, t0);
         assert!(pieces.len() >= 100 / 9);

@@ -123,7 +123,10 @@ pub fn ms(n: u64) -> Duration {
 
 /// Reads until EOF or error (at most `limit`), returning the bytes and how
 /// the stream ended.
-pub async fn read_to_end(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, std::io::Result<()>) {
+pub async fn read_to_end(
+    stream: &mut TcpStream,
+    limit: Duration,
+) -> (Vec<u8>, std::io::Result<()>) {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     let result = tokio::time::timeout(limit, async {

@@ -71,7 +71,11 @@ fn everything_there_once_passes() {
     );
     assert_eq!(r.kinds[&WriteKind::CreditReserve].ok, 1);
     assert!(r.examples.is_empty(), "{:?}", r.examples);
-    assert!(r.summary_line().starts_with("ledger PASS: 3 writes (ok 3"), "{}", r.summary_line());
+    assert!(
+        r.summary_line().starts_with("ledger PASS: 3 writes (ok 3"),
+        "{}",
+        r.summary_line()
+    );
 }
 
 #[test]
@@ -95,7 +99,13 @@ fn acknowledged_without_a_row_is_lost() {
     assert!(r.lost_window().is_some());
     // The lost order's event was delivered before the row went (a restore).
     assert_eq!(r.events.missing, 0);
-    assert!(r.examples.iter().any(|e| e.starts_with("lost checkout co-2")), "{:?}", r.examples);
+    assert!(
+        r.examples
+            .iter()
+            .any(|e| e.starts_with("lost checkout co-2")),
+        "{:?}",
+        r.examples
+    );
     assert!(r.summary_line().starts_with("ledger FAIL"));
 }
 
@@ -125,8 +135,16 @@ fn several_rows_for_one_key_are_duplicated() {
     // Both orders committed: both events are expected.
     assert_eq!(r.events.expected, 2);
     assert_eq!(r.events.delivered, 2);
-    assert!(r.examples.iter().any(|e| e.contains("rows 1, 2")), "{:?}", r.examples);
-    assert!(r.examples.iter().any(|e| e.contains("2 reserve entries")), "{:?}", r.examples);
+    assert!(
+        r.examples.iter().any(|e| e.contains("rows 1, 2")),
+        "{:?}",
+        r.examples
+    );
+    assert!(
+        r.examples.iter().any(|e| e.contains("2 reserve entries")),
+        "{:?}",
+        r.examples
+    );
 }
 
 #[test]
@@ -162,7 +180,13 @@ fn refused_but_present_is_unexpected_and_unknown_but_present_is_recovered() {
     // Orders that committed need their events too.
     assert_eq!(r.events.expected, 2);
     assert_eq!(r.events.delivered, 2);
-    assert!(r.examples.iter().any(|e| e.starts_with("unexpected webhook wh-1")), "{:?}", r.examples);
+    assert!(
+        r.examples
+            .iter()
+            .any(|e| e.starts_with("unexpected webhook wh-1")),
+        "{:?}",
+        r.examples
+    );
 }
 
 #[test]
@@ -209,12 +233,19 @@ fn events_in_neither_sink_nor_dlq_are_missing() {
         }
     );
     assert!(!r.passed());
-    let missing: Vec<&String> = r.examples.iter().filter(|e| e.starts_with("missing event")).collect();
+    let missing: Vec<&String> = r
+        .examples
+        .iter()
+        .filter(|e| e.starts_with("missing event"))
+        .collect();
     assert_eq!(missing.len(), 2, "{:?}", r.examples);
-    assert!(missing.iter().any(|e| e.contains("order 3 (order.created)") && e.contains("no outbox row")));
     assert!(missing
         .iter()
-        .any(|e| e.contains("external order 7 (external_order.created)") && e.contains("e7 not relayed")));
+        .any(|e| e.contains("order 3 (order.created)") && e.contains("no outbox row")));
+    assert!(missing
+        .iter()
+        .any(|e| e.contains("external order 7 (external_order.created)")
+            && e.contains("e7 not relayed")));
 }
 
 #[test]
@@ -235,7 +266,11 @@ fn events_received_twice_are_duplicated() {
     assert_eq!(r.events.duplicated, 2);
     assert_eq!(r.events.delivered, 2);
     assert!(!r.passed());
-    assert!(r.examples.iter().any(|e| e.contains("e2a, e2b")), "{:?}", r.examples);
+    assert!(
+        r.examples.iter().any(|e| e.contains("e2a, e2b")),
+        "{:?}",
+        r.examples
+    );
 }
 
 #[test]
@@ -280,7 +315,11 @@ fn acknowledged_id_that_differs_from_the_row_is_reported() {
     delivered(&mut found, OrderRef::Order(5), "e5", 1);
     delivered(&mut found, OrderRef::Order(6), "e6", 1);
     let r = reconcile_rows(&records, &found);
-    assert!(r.examples[0].contains("acknowledged as id 5"), "{:?}", r.examples);
+    assert!(
+        r.examples[0].contains("acknowledged as id 5"),
+        "{:?}",
+        r.examples
+    );
     assert_eq!(r.events.expected, 2);
 }
 
@@ -310,5 +349,8 @@ fn order_refs_read_from_event_documents() {
         OrderRef::from_created_event(&json!({"type": "order.stage_changed", "order_id": 4})),
         None
     );
-    assert_eq!(OrderRef::from_created_event(&json!({"type": "inventory.sync"})), None);
+    assert_eq!(
+        OrderRef::from_created_event(&json!({"type": "inventory.sync"})),
+        None
+    );
 }

@@ -124,7 +124,11 @@ fn target(url: &str) -> WriterTarget {
 }
 
 fn created(id: usize) -> (u16, String, Duration) {
-    (201, format!(r#"{{"order_id":{id},"status":"created"}}"#), Duration::ZERO)
+    (
+        201,
+        format!(r#"{{"order_id":{id},"status":"created"}}"#),
+        Duration::ZERO,
+    )
 }
 
 #[tokio::test]
@@ -132,22 +136,34 @@ async fn unknown_outcomes_are_retried_with_the_same_key_and_bytes() {
     // The first attempt of every body answers 503, the second 201.
     let api = fake(Arc::new(|_, before| {
         if before == 0 {
-            (503, r#"{"error":{"code":"UNAVAILABLE","message":"x"}}"#.into(), Duration::ZERO)
+            (
+                503,
+                r#"{"error":{"code":"UNAVAILABLE","message":"x"}}"#.into(),
+                Duration::ZERO,
+            )
         } else {
             created(before)
         }
     }))
     .await;
-    let writers = Writers::start(target(&api.url), webhooks_only(20.0, 1000), WriteLedger::new())
-        .await
-        .unwrap();
+    let writers = Writers::start(
+        target(&api.url),
+        webhooks_only(20.0, 1000),
+        WriteLedger::new(),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
     // (A write whose first attempt is answered after a stop is not retried.)
     writers.pause();
     assert!(writers.drain(Duration::from_secs(5)).await);
     let ledger = writers.stop().await;
     let records = ledger.records();
-    assert!(records.len() >= 5, "{} writes in 0.6 s at 20/s", records.len());
+    assert!(
+        records.len() >= 5,
+        "{} writes in 0.6 s at 20/s",
+        records.len()
+    );
     for r in &records {
         assert_eq!(r.kind, WriteKind::Webhook);
         assert_eq!(r.attempts, 2, "{r:?}");
@@ -158,9 +174,7 @@ async fn unknown_outcomes_are_retried_with_the_same_key_and_bytes() {
     for r in &records {
         let copies: Vec<&Seen> = seen
             .iter()
-            .filter(|s| {
-                serde_json::from_slice::<Value>(&s.body).unwrap()["id"] == r.key.as_str()
-            })
+            .filter(|s| serde_json::from_slice::<Value>(&s.body).unwrap()["id"] == r.key.as_str())
             .collect();
         assert_eq!(copies.len(), 2, "{}", r.key);
         assert_eq!(copies[0].body, copies[1].body);
@@ -178,20 +192,38 @@ async fn unknown_outcomes_are_retried_with_the_same_key_and_bytes() {
 async fn refusals_are_final_and_timeouts_give_up_after_three_attempts() {
     let api = fake(Arc::new(|req, _| {
         let body: Value = serde_json::from_slice(&req.body).unwrap();
-        let n: u64 = body["id"].as_str().unwrap().rsplit('-').next().unwrap().parse().unwrap();
+        let n: u64 = body["id"]
+            .as_str()
+            .unwrap()
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         if n & 1 == 0 {
-            (422, r#"{"error":{"code":"VALIDATION_FAILED","message":"x"}}"#.into(), Duration::ZERO)
+            (
+                422,
+                r#"{"error":{"code":"VALIDATION_FAILED","message":"x"}}"#.into(),
+                Duration::ZERO,
+            )
         } else {
             (201, "{}".into(), Duration::from_millis(400))
         }
     }))
     .await;
-    let writers = Writers::start(target(&api.url), webhooks_only(10.0, 150), WriteLedger::new())
-        .await
-        .unwrap();
+    let writers = Writers::start(
+        target(&api.url),
+        webhooks_only(10.0, 150),
+        WriteLedger::new(),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(450)).await;
     writers.pause();
-    assert!(writers.drain(Duration::from_secs(5)).await, "writes still in flight");
+    assert!(
+        writers.drain(Duration::from_secs(5)).await,
+        "writes still in flight"
+    );
     let ledger = writers.stop().await;
     let records = ledger.records();
     assert!(records.len() >= 3);
@@ -208,7 +240,9 @@ async fn refusals_are_final_and_timeouts_give_up_after_three_attempts() {
             assert_eq!(r.attempts, 1);
         } else {
             match &r.outcome {
-                WriteOutcome::Unknown { reason } => assert!(reason.starts_with("timeout"), "{reason}"),
+                WriteOutcome::Unknown { reason } => {
+                    assert!(reason.starts_with("timeout"), "{reason}")
+                }
                 other => panic!("{other:?}"),
             }
             assert_eq!(r.attempts, MAX_ATTEMPTS);
@@ -219,9 +253,13 @@ async fn refusals_are_final_and_timeouts_give_up_after_three_attempts() {
 #[tokio::test]
 async fn pause_stops_issuing_and_resume_goes_on() {
     let api = fake(Arc::new(|_, before| created(before + 1))).await;
-    let writers = Writers::start(target(&api.url), webhooks_only(40.0, 1000), WriteLedger::new())
-        .await
-        .unwrap();
+    let writers = Writers::start(
+        target(&api.url),
+        webhooks_only(40.0, 1000),
+        WriteLedger::new(),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     writers.pause();
     assert!(writers.is_paused());
@@ -229,7 +267,11 @@ async fn pause_stops_issuing_and_resume_goes_on() {
     let paused_at = writers.ledger().records().len();
     assert!(paused_at > 0);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(writers.ledger().records().len(), paused_at, "wrote while paused");
+    assert_eq!(
+        writers.ledger().records().len(),
+        paused_at,
+        "wrote while paused"
+    );
     writers.resume();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ledger = writers.stop().await;
@@ -241,9 +283,13 @@ async fn pause_stops_issuing_and_resume_goes_on() {
 async fn stop_waits_for_writes_in_flight_within_the_timeout() {
     // Never answers in time: every attempt times out at 300 ms.
     let api = fake(Arc::new(|_, _| (201, "{}".into(), Duration::from_secs(10)))).await;
-    let writers = Writers::start(target(&api.url), webhooks_only(20.0, 300), WriteLedger::new())
-        .await
-        .unwrap();
+    let writers = Writers::start(
+        target(&api.url),
+        webhooks_only(20.0, 300),
+        WriteLedger::new(),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stopping = Instant::now();
     let ledger = writers.stop().await;
@@ -287,9 +333,13 @@ async fn an_unreachable_api_is_unknown_not_failed() {
 async fn set_api_moves_later_attempts() {
     let old = fake(Arc::new(|_, _| (503, "{}".into(), Duration::ZERO))).await;
     let new = fake(Arc::new(|_, before| created(before + 1))).await;
-    let writers = Writers::start(target(&old.url), webhooks_only(20.0, 1000), WriteLedger::new())
-        .await
-        .unwrap();
+    let writers = Writers::start(
+        target(&old.url),
+        webhooks_only(20.0, 1000),
+        WriteLedger::new(),
+    )
+    .await
+    .unwrap();
     writers.set_api(new.url.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ledger = writers.stop().await;
@@ -306,14 +356,19 @@ async fn setup_makes_what_each_writer_needs() {
             "/api/v1/auth/register" => {
                 let role = serde_json::from_slice::<Value>(&req.body).unwrap()["role"].clone();
                 let id = if role == "producer" { 10 } else { 11 };
-                (201, format!(r#"{{"user":{{"id":{id}}},"token":"tok-{id}","token_type":"Bearer"}}"#))
+                (
+                    201,
+                    format!(r#"{{"user":{{"id":{id}}},"token":"tok-{id}","token_type":"Bearer"}}"#),
+                )
             }
             "/api/v1/admin/producers/10/approve" if admin => (200, r#"{"data":{"id":10}}"#.into()),
             "/api/v1/products" => (201, r#"{"data":{"id":77}}"#.into()),
             "/v1/billing/accounts" if admin => (201, r#"{"id":5,"mode":"CREDIT"}"#.into()),
             "/v1/billing/accounts/5/grant" if admin => (201, r#"{"account":{"id":5}}"#.into()),
             "/api/v1/public/orders" => (201, r#"{"data":{"id":1000}}"#.into()),
-            "/v1/billing/accounts/5/reserve" if admin => (201, r#"{"reservation":{"id":9}}"#.into()),
+            "/v1/billing/accounts/5/reserve" if admin => {
+                (201, r#"{"reservation":{"id":9}}"#.into())
+            }
             _ => (401, r#"{"error":{"code":"AUTH001","message":"no"}}"#.into()),
         };
         (status, body, Duration::ZERO)
@@ -338,7 +393,10 @@ async fn setup_makes_what_each_writer_needs() {
     assert!(counts[&WriteKind::CreditReserve].ok > 0, "{counts:?}");
     assert!(!counts.contains_key(&WriteKind::Webhook));
     let seen = api.seen.lock().unwrap().clone();
-    let checkout = seen.iter().find(|s| s.path == "/api/v1/public/orders").unwrap();
+    let checkout = seen
+        .iter()
+        .find(|s| s.path == "/api/v1/public/orders")
+        .unwrap();
     assert_eq!(checkout.headers["authorization"], "Bearer tok-11");
     let body: Value = serde_json::from_slice(&checkout.body).unwrap();
     let key = &checkout.headers["idempotency-key"];
@@ -359,7 +417,11 @@ async fn setup_makes_what_each_writer_needs() {
 #[tokio::test]
 async fn setup_failures_and_bad_settings_are_errors() {
     let api = fake(Arc::new(|_, _| {
-        (401, r#"{"error":{"code":"AUTH001","message":"no"}}"#.into(), Duration::ZERO)
+        (
+            401,
+            r#"{"error":{"code":"AUTH001","message":"no"}}"#.into(),
+            Duration::ZERO,
+        )
     }))
     .await;
     let mut no_secret = target(&api.url);
@@ -368,7 +430,16 @@ async fn setup_failures_and_bad_settings_are_errors() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(err, LedgerError::MissingSetting { writer: "webhook", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            LedgerError::MissingSetting {
+                writer: "webhook",
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let cfg = WriterConfig {
         webhooks_per_sec: 0.0,
@@ -380,7 +451,10 @@ async fn setup_failures_and_bad_settings_are_errors() {
         .err()
         .unwrap();
     let text = err.to_string();
-    assert!(text.contains("register the producer") && text.contains("401"), "{text}");
+    assert!(
+        text.contains("register the producer") && text.contains("401"),
+        "{text}"
+    );
 
     let cfg = WriterConfig {
         credits_per_sec: -1.0,

@@ -3,6 +3,7 @@
 
 mod bench;
 mod build;
+mod chaos;
 mod check;
 mod doctor;
 mod down;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Gate(args) => gate::run(&cli.global, args).await,
         Command::Load(args) => load::run(&cli.global, args).await,
         Command::Props(args) => props::run(&cli.global, args).await,
+        Command::Chaos(args) => chaos::run(&cli.global, args).await,
         Command::Bench(cmd) => bench::run(&cli.global, cmd).await,
     };
     match outcome {

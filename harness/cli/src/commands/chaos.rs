@@ -1,0 +1,216 @@
+//! `gauntlet chaos`: runs chaos experiments (`chaos/experiments/*.toml`)
+//! one after another on a stack it brings up (or `--run ID`), prints each
+//! experiment's timeline, writes chaos.json, junit.xml and summary.md.
+//! Exits 1 if any experiment fails, 2 on a malformed experiment file. If
+//! interrupted during a fault, the fault is removed before exiting.
+
+use std::path::{Path, PathBuf};
+
+use gauntlet_chaos::{ChaosContext, Experiment, ExperimentReport, TimelineEvent};
+use gauntlet_harness::stack::Stack;
+use gauntlet_harness::{docker, exit_codes, launch, stack, Error, Result};
+
+use super::up::launch_options;
+use super::{attach, interruptible, teardown, workspace};
+use crate::cli::{ChaosArgs, Global};
+use crate::report::table;
+
+/// Background writers need thousands of requests a minute from one client,
+/// and register accounts: raised limits, cheap password hashing.
+const CHAOS_STACK_VARS: [(&str, &str); 6] = [
+    ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
+    ("GAUNTLET_PASSWORD_HASH_MEMORY_KIB", "1024"),
+    ("GAUNTLET_PASSWORD_HASH_ITERATIONS", "1"),
+];
+
+pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
+    let workspace = workspace(global)?;
+    let dir = args
+        .experiments
+        .clone()
+        .unwrap_or_else(|| workspace.root.join("chaos/experiments"));
+    if !args.all && args.names.is_empty() && !args.list {
+        return Err(Error::Usage(
+            "name the experiments to run, or --all (--list shows them)".into(),
+        ));
+    }
+    // Every file is parsed before anything starts: a broken one is exit 2.
+    let experiments = gauntlet_chaos::experiment::select(&dir, &args.names)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    if args.list {
+        let rows: Vec<Vec<String>> = experiments
+            .iter()
+            .map(|e| vec![e.name.clone(), e.title.clone()])
+            .collect();
+        print!("{}", table(&["EXPERIMENT", "TITLE"], &rows));
+        return Ok(exit_codes::OK);
+    }
+    let seed = args.run.seed.unwrap_or_else(rand::random);
+    let docker = docker::connect().await?;
+
+    if let Some(existing) = &args.run_id {
+        let stack = attach(&docker, global, &workspace, Some(existing)).await?;
+        let out = match &args.out {
+            Some(dir) => dir.clone(),
+            None => workspace.run_dir(existing)?,
+        };
+        let reports = run_all(stack, seed, &experiments, &out).await?;
+        return Ok(verdict(&reports));
+    }
+
+    let run_id = stack::new_run_id();
+    let mut run_args = args.run.clone();
+    run_args.seed = Some(seed);
+    let mut options = launch_options(global, &run_args, run_id.clone());
+    for (name, value) in CHAOS_STACK_VARS {
+        options
+            .extra_vars
+            .entry(name.to_string())
+            .or_insert_with(|| value.to_string());
+    }
+    let out = match &args.out {
+        Some(dir) => dir.clone(),
+        None => workspace.run_dir(&run_id)?,
+    };
+    eprintln!(
+        "chaos run {run_id}: {} experiments, seed {seed}, defects [{}]",
+        experiments.len(),
+        options.defects
+    );
+    let launched = interruptible(launch::launch(&docker, &workspace, &options)).await;
+    let outcome = match launched {
+        Ok(launched) => run_all(launched.stack, seed, &experiments, &out).await,
+        Err(e) => Err(e),
+    };
+    if args.keep_stack && !matches!(outcome, Err(Error::Interrupted)) {
+        eprintln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
+    } else {
+        teardown(&docker, &global.project, &run_id).await?;
+    }
+    Ok(verdict(&outcome?))
+}
+
+/// Runs the experiments in order on `stack`; on Ctrl-C or SIGTERM, heals the
+/// stack (removes every fault) before returning [`Error::Interrupted`].
+async fn run_all(
+    stack: Stack,
+    seed: u64,
+    experiments: &[Experiment],
+    out: &Path,
+) -> Result<Vec<ExperimentReport>> {
+    let ctx = ChaosContext::from_stack(stack, seed)
+        .await
+        .map_err(|e| Error::CheckFailed(e.to_string()))?;
+    let mut reports = Vec::new();
+    for experiment in experiments {
+        println!("\n== {}: {}", experiment.name, experiment.title);
+        let result = interruptible(async {
+            let mut print = |e: &TimelineEvent| {
+                println!(
+                    "  +{:>7.3}s  {:<20}  {}",
+                    e.at_ms as f64 / 1000.0,
+                    e.kind.name(),
+                    e.detail
+                );
+            };
+            Ok(gauntlet_chaos::run_experiment(&ctx, experiment, &mut print).await)
+        })
+        .await;
+        match result {
+            Ok(report) => {
+                println!("  {}", report.summary_line());
+                reports.push(report);
+            }
+            Err(Error::Interrupted) => {
+                eprintln!("interrupted during {}: removing every fault", experiment.name);
+                match gauntlet_chaos::heal(&ctx).await {
+                    Ok(done) => {
+                        for line in done {
+                            eprintln!("  healed: {line}");
+                        }
+                    }
+                    Err(e) => eprintln!("  healing failed: {e}"),
+                }
+                write_reports(&reports, out)?;
+                return Err(Error::Interrupted);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    print_table(&reports);
+    write_reports(&reports, out)?;
+    Ok(reports)
+}
+
+fn print_table(reports: &[ExperimentReport]) {
+    let secs = |ms: Option<u64>| {
+        ms.map(|m| format!("{:.1}s", m as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            let ledger = r
+                .reconciliation
+                .as_ref()
+                .map(|l| l.summary_line())
+                .unwrap_or_else(|| "-".into());
+            vec![
+                r.name.clone(),
+                if r.passed() { "passed" } else { "FAILED" }.to_string(),
+                secs(r.recovery.from_fault_end_ms),
+                secs(r.recovery.from_fault_start_ms),
+                ledger,
+            ]
+        })
+        .collect();
+    println!();
+    print!(
+        "{}",
+        table(
+            &["EXPERIMENT", "RESULT", "RTO (END)", "RTO (START)", "LEDGER"],
+            &rows
+        )
+    );
+    for r in reports.iter().filter(|r| !r.passed()) {
+        println!("\n{} failed:", r.name);
+        for reason in r.verdict.reasons() {
+            println!("  - {reason}");
+        }
+    }
+}
+
+fn write_reports(reports: &[ExperimentReport], out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(Error::io(format!("creating {}", out.display())))?;
+    let files: [(PathBuf, String); 3] = [
+        (
+            out.join("chaos.json"),
+            serde_json::to_string_pretty(&serde_json::json!({ "experiments": reports }))
+                .expect("serialisable")
+                + "\n",
+        ),
+        (out.join("junit.xml"), gauntlet_reports::chaos_junit_xml(reports)),
+        (
+            out.join("summary.md"),
+            gauntlet_reports::chaos_summary_markdown(reports),
+        ),
+    ];
+    for (path, text) in files {
+        std::fs::write(&path, text).map_err(Error::io(format!("writing {}", path.display())))?;
+        eprintln!("wrote {}", path.display());
+    }
+    gauntlet_reports::append_to_github_summary(&gauntlet_reports::chaos_summary_markdown(reports))
+        .map_err(Error::io("appending to $GITHUB_STEP_SUMMARY"))?;
+    Ok(())
+}
+
+fn verdict(reports: &[ExperimentReport]) -> i32 {
+    if reports.iter().all(ExperimentReport::passed) {
+        exit_codes::OK
+    } else {
+        exit_codes::CHECK_FAILED
+    }
+}
