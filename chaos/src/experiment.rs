@@ -630,3 +630,64 @@ pub(crate) mod opt_millis {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_with_an_undo_name_it() {
+        let redis = || "redis".to_string();
+        let cases = [
+            (
+                Action::KillContainer {
+                    service: redis(),
+                    signal: Signal::kill(),
+                },
+                Some("start_container redis"),
+            ),
+            (
+                Action::PauseContainer { service: redis() },
+                Some("unpause_container redis"),
+            ),
+            (Action::Pm2Kill, Some("pm2_resurrect")),
+            (Action::ProxyDown { proxy: redis() }, Some("proxy_up redis")),
+            (
+                Action::CrashLoop {
+                    process: "sink".into(),
+                    kills: 3,
+                    interval: Duration::from_millis(200),
+                },
+                Some("pm2_restart sink"),
+            ),
+            (
+                Action::KillProcess {
+                    process: "api".into(),
+                    signal: Signal::kill(),
+                },
+                None,
+            ),
+            (Action::StartContainer { service: redis() }, None),
+        ];
+        for (action, undo) in cases {
+            assert_eq!(
+                action.undo().map(|a| a.to_string()).as_deref(),
+                undo,
+                "{action}"
+            );
+        }
+    }
+
+    #[test]
+    fn signals_and_durations_read_well() {
+        assert_eq!(Signal::parse("kill").unwrap().name(), "SIGKILL");
+        assert_eq!(Signal::parse("SIGTERM").unwrap().short(), "TERM");
+        assert!(Signal::parse("SIGFOO").is_none());
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_secs(30)), "30s");
+        assert_eq!(human(Duration::from_secs(120)), "2m");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        let t = Thresholds::default();
+        assert_eq!(t.recovery_timeout(), Duration::from_secs(120));
+    }
+}

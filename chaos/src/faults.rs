@@ -16,6 +16,9 @@ const PROVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// `pm2 resurrect` and `pm2 restart` start Node and the processes.
 const PM2_PROVE_TIMEOUT: Duration = Duration::from_secs(45);
 const POLL: Duration = Duration::from_millis(100);
+/// A crash-looped process that does not come back within this long after
+/// a kill is taken as given up on by PM2.
+const GAVE_UP: Duration = Duration::from_secs(10);
 
 /// What was true before the action, for its proof.
 #[derive(Debug, Clone, Default)]
@@ -27,8 +30,23 @@ pub struct Applied {
     started_at: Option<String>,
 }
 
+/// An action that could not be applied, and whether part of it was
+/// (a crash loop that failed after some kills), so its undo must run.
+#[derive(Debug, Clone)]
+pub struct NotApplied {
+    pub message: String,
+    pub partly: bool,
+}
+
 /// Applies `action`; `Err` means it could not be injected.
-pub async fn apply(ctx: &ChaosContext, action: &Action) -> Result<Applied, String> {
+pub async fn apply(ctx: &ChaosContext, action: &Action) -> Result<Applied, NotApplied> {
+    let partly = matches!(action, Action::CrashLoop { .. });
+    apply_inner(ctx, action)
+        .await
+        .map_err(|message| NotApplied { message, partly })
+}
+
+async fn apply_inner(ctx: &ChaosContext, action: &Action) -> Result<Applied, String> {
     let stack = &ctx.stack;
     let docker = |e: gauntlet_harness::Error| e.to_string();
     let mut applied = Applied::default();
@@ -195,19 +213,25 @@ pub async fn prove(
                 }
             }
             Action::KillProcess { process, .. } => {
+                // The old pid is dead, and PM2 has noticed.
                 let old = applied.pid.unwrap_or_default();
+                if !alive_pids(ctx, &[old]).await?.is_empty() {
+                    return Err(format!("pid {old} of {process} is still alive"));
+                }
                 let list = pm2_list(ctx).await?;
                 match list.iter().find(|p| &p.name == process) {
-                    None => Ok(format!("pid {old} gone, {process} no longer listed")),
-                    Some(p) if p.pid == Some(old) && p.status == "online" => {
-                        Err(format!("{process} still online with pid {old}"))
-                    }
-                    Some(p) => Ok(format!(
-                        "pid {old} gone; {process} now {}{}",
+                    None => Ok(format!("pid {old} dead; PM2 no longer lists {process}")),
+                    Some(p) if p.pid == Some(old) && p.status == "online" => Err(format!(
+                        "pid {old} dead but PM2 still reports {process} online with it"
+                    )),
+                    Some(p) if p.pid.is_some() && p.pid != Some(old) => Ok(format!(
+                        "pid {old} dead; PM2 restarted {process}: {} with pid {}",
                         p.status,
-                        p.pid
-                            .map(|pid| format!(" with pid {pid}"))
-                            .unwrap_or_default()
+                        p.pid.unwrap_or_default()
+                    )),
+                    Some(p) => Ok(format!(
+                        "pid {old} dead; PM2 saw it exit: {process} {}",
+                        p.status
                     )),
                 }
             }
@@ -339,13 +363,15 @@ where
 }
 
 /// Kills the process each time PM2 brings it back, before its
-/// `min_uptime`, until PM2 marks it `errored` (or `stopped`) or `kills`
-/// incarnations were killed.
+/// `min_uptime`, until PM2 stops restarting it or `kills` incarnations were
+/// killed.
 ///
 /// PM2 counts a quick death as an unstable restart only within
 /// `min_uptime × max_restarts` of the process's creation or last `pm2
 /// restart` (God.js `handleExit`); a process that has run longer than that
-/// would be restarted forever. So the loop starts with a `pm2 restart`.
+/// would be restarted forever. So the loop starts with a `pm2 restart`, and
+/// runs inside the container (new pids read from PM2's pid files), because
+/// a `pm2 jlist` per incarnation would be too slow for that window.
 async fn crash_loop(
     ctx: &ChaosContext,
     process: &str,
@@ -353,60 +379,90 @@ async fn crash_loop(
     interval: Duration,
     applied: &mut Applied,
 ) -> Result<(), String> {
-    let before = find(ctx, process).await?;
+    find(ctx, process).await?;
     pm2_cli(ctx, &["pm2", "restart", process]).await?;
-    let mut last: Option<i64> = before.pid;
-    let mut final_state = String::new();
-    for _ in 0..kills {
-        // The next incarnation (or PM2 giving up).
-        let deadline = Instant::now() + PROVE_TIMEOUT;
-        let next = loop {
-            let p = find(ctx, process).await?;
-            if matches!(p.status.as_str(), "errored" | "stopped") {
-                break None;
-            }
-            if p.status == "online" && p.pid.is_some() && p.pid != last {
-                break p.pid;
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "PM2 did not bring {process} back within {} s after pid {} (status {})",
-                    PROVE_TIMEOUT.as_secs(),
-                    last.unwrap_or_default(),
-                    p.status
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let Some(pid) = next else {
-            break;
-        };
-        tokio::time::sleep(interval).await;
-        if let Err(e) = signal_pid(ctx, pid, &Signal::kill()).await {
-            // It may have died on its own in between; the next round sees.
-            tracing::debug!(pid, error = %e, "crash loop: kill failed");
-        } else {
-            applied.pids.push(pid);
-        }
-        last = Some(pid);
+    let service = pm2_service(ctx)?;
+    let args = [
+        process.to_string(),
+        kills.to_string(),
+        format!("{:.3}", interval.as_secs_f64()),
+        PROVE_TIMEOUT.as_millis().to_string(),
+        GAVE_UP.as_millis().to_string(),
+    ];
+    let mut argv = vec!["sh", "-c", CRASH_LOOP_SH, "sh"];
+    argv.extend(args.iter().map(String::as_str));
+    let out = ctx
+        .stack
+        .exec(&service, &argv)
+        .await
+        .map_err(|e| e.to_string())?;
+    applied.pids = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("killed ")?.trim().parse().ok())
+        .collect();
+    let ending = out.stdout.lines().last().unwrap_or("").trim().to_string();
+    if out.exit_code != 0 || applied.pids.is_empty() {
+        return Err(format!(
+            "crash loop of {process} in {service} ended with {} after killing pids {}: {}",
+            out.exit_code,
+            join(&applied.pids),
+            last_lines(&format!("{}\n{}", out.stdout, out.stderr))
+        ));
     }
-    // After the last kill PM2 either restarts it once more or gives up.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        let p = find(ctx, process).await?;
-        final_state = format!("{} with {} restarts", p.status, p.restarts);
-        if matches!(p.status.as_str(), "errored" | "stopped") {
-            break;
-        }
+    // Out of kills: PM2 may still give up on the last one.
+    let gave_up = ending == "gave-up";
+    let deadline = Instant::now() + Duration::from_secs(if gave_up { 0 } else { 5 });
+    let mut p = find(ctx, process).await?;
+    while !matches!(p.status.as_str(), "errored" | "stopped") && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
+        p = find(ctx, process).await?;
     }
     applied.detail = format!(
-        "killed {process} {} times (pids {}); PM2 reports {final_state}",
+        "killed {process} {} times (pids {}); {}; PM2 reports {}{} with {} restarts",
         applied.pids.len(),
-        join(&applied.pids)
+        join(&applied.pids),
+        if gave_up {
+            "PM2 stopped restarting it"
+        } else {
+            "out of kills"
+        },
+        p.status,
+        p.pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+        p.restarts
     );
     Ok(())
 }
+
+/// The crash loop inside the PM2 container: `$1` process name, `$2` kills,
+/// `$3` seconds between a new incarnation and its kill, `$4` ms to wait for
+/// the first incarnation, `$5` ms after which PM2 counts as given up.
+/// Prints `killed PID` per kill, then `gave-up` or `out-of-kills`.
+const CRASH_LOOP_SH: &str = r#"
+name=$1 kills=$2 interval=$3 first_wait=$4 gave_up=$5
+home=${PM2_HOME:-$HOME/.pm2}
+last= n=0 limit=$first_wait
+while [ "$n" -lt "$kills" ]; do
+  waited=0 pid=
+  while :; do
+    for f in "$home/pids/$name"-[0-9]*.pid; do
+      [ -s "$f" ] || continue
+      p=$(cat "$f" 2>/dev/null)
+      [ -n "$p" ] && [ "$p" != "$last" ] && kill -0 "$p" 2>/dev/null && pid=$p
+    done
+    [ -n "$pid" ] && break
+    if [ "$waited" -ge "$limit" ]; then
+      if [ "$n" -eq 0 ]; then echo "no live pid in $home/pids/$name-N.pid" >&2; exit 3; fi
+      echo gave-up; exit 0
+    fi
+    sleep 0.05; waited=$((waited + 50))
+  done
+  sleep "$interval"
+  kill -9 "$pid" 2>/dev/null && echo "killed $pid"
+  last=$pid n=$((n + 1)) limit=$gave_up
+done
+echo out-of-kills
+"#;
 
 async fn pm2_list(ctx: &ChaosContext) -> Result<Vec<Pm2Process>, String> {
     pm2::processes(&ctx.stack)

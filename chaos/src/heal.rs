@@ -11,11 +11,15 @@ use crate::{ChaosContext, ChaosError};
 
 /// How long a restarted service may take to become healthy again.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(90);
+/// A PM2 process that is not online is looked at again after this long
+/// (the ecosystem's `restart_delay` is 1 s) before it is restarted.
+const SETTLE: Duration = Duration::from_secs(3);
 
 /// Unpauses paused services and starts stopped ones (in dependency order,
 /// each waited on until healthy), resets the fault proxy (every toxic
 /// removed, every proxy enabled), runs `pm2 resurrect` if the PM2 daemon is
-/// down and `pm2 restart` for processes PM2 gave up on. Returns what was
+/// down and `pm2 restart` for processes still not online a few seconds later
+/// (errored, stopped, or stuck in `waiting restart`). Returns what was
 /// done (empty if nothing was wrong); `Err` lists what could not be fixed.
 pub async fn heal(ctx: &ChaosContext) -> Result<Vec<String>, ChaosError> {
     let stack = &ctx.stack;
@@ -69,7 +73,8 @@ pub async fn heal(ctx: &ChaosContext) -> Result<Vec<String>, ChaosError> {
                     .collect();
                 match api.reset().await {
                     Ok(()) if toxics > 0 || !disabled.is_empty() => done.push(format!(
-                        "fault proxy reset: {toxics} toxics removed{}",
+                        "fault proxy reset: {toxics} toxic{} removed{}",
+                        if toxics == 1 { "" } else { "s" },
                         if disabled.is_empty() {
                             String::new()
                         } else {
@@ -92,15 +97,24 @@ pub async fn heal(ctx: &ChaosContext) -> Result<Vec<String>, ChaosError> {
                     Err(e) => failures.push(e),
                 }
             }
-            Ok(list) => {
-                for p in list
-                    .iter()
-                    .filter(|p| matches!(p.status.as_str(), "errored" | "stopped"))
-                {
-                    match pm2_cli(ctx, &service, &["pm2", "restart", &p.name]).await {
-                        Ok(()) => done.push(format!("pm2 restart {} (was {})", p.name, p.status)),
-                        Err(e) => failures.push(e),
+            Ok(list) if list.iter().all(|p| p.status == "online") => {}
+            Ok(_) => {
+                // Not online may be a restart in progress (restart_delay):
+                // look again a little later. PM2 6 leaves a process it gave
+                // up on in `waiting restart` for ever, so that counts too.
+                tokio::time::sleep(SETTLE).await;
+                match pm2::processes(stack).await {
+                    Ok(list) => {
+                        for p in list.iter().filter(|p| p.status != "online") {
+                            match pm2_cli(ctx, &service, &["pm2", "restart", &p.name]).await {
+                                Ok(()) => {
+                                    done.push(format!("pm2 restart {} (was {})", p.name, p.status))
+                                }
+                                Err(e) => failures.push(e),
+                            }
+                        }
                     }
+                    Err(e) => failures.push(format!("PM2 in {service}: {e}")),
                 }
             }
             Err(e) => failures.push(format!("PM2 in {service}: {e}")),

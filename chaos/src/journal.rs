@@ -240,7 +240,7 @@ impl ExperimentReport {
                 end as f64 / 1000.0,
                 start as f64 / 1000.0
             ),
-            _ if self.recovery.fault_end_ms.is_some() => "did not recover".to_string(),
+            _ if self.recovery.fault_start_ms.is_some() => "did not recover".to_string(),
             _ => "no fault injected".to_string(),
         };
         let ledger = self

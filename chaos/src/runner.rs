@@ -414,11 +414,11 @@ impl Run<'_, '_> {
         };
         let applied = match faults::apply(self.ctx, &step.action).await {
             Ok(a) => a,
-            Err(e) => {
+            Err(faults::NotApplied { message: e, partly }) => {
                 self.journal.event(fail_kind, format!("{described}: {e}"));
                 self.fail(format!("{failure}: {described}: {e}"));
-                self.journal.action(record(false, false, e));
-                return Err(false);
+                self.journal.action(record(partly, false, e));
+                return Err(partly);
             }
         };
         if matches!(step.action, Action::Sleep) {
@@ -717,4 +717,23 @@ fn is_repair(action: &Action) -> bool {
 /// True if `repair` is the same action as the pending undo `undo`.
 fn same_target(undo: &Action, repair: &Action) -> bool {
     undo == repair
+}
+
+/// Compile-time check: the CLI may spawn an experiment or race it against
+/// Ctrl-C on a multi-threaded runtime.
+#[allow(dead_code)]
+fn run_experiment_is_send<'a>(
+    ctx: &'a ChaosContext,
+    exp: &'a Experiment,
+    on_event: &'a mut (dyn FnMut(&TimelineEvent) + Send),
+) -> impl std::future::Future<Output = ExperimentReport> + Send + 'a {
+    run_experiment(ctx, exp, on_event)
+}
+
+/// Compile-time check, as above, for healing on interrupt.
+#[allow(dead_code)]
+fn heal_is_send(
+    ctx: &ChaosContext,
+) -> impl std::future::Future<Output = Result<Vec<String>, crate::ChaosError>> + Send + '_ {
+    crate::heal(ctx)
 }

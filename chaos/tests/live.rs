@@ -235,7 +235,8 @@ async fn experiments_run_end_to_end_and_heal_removes_faults() {
     .await;
     let reasons = report.verdict.reasons().join("\n");
     assert!(
-        reasons.contains("no service `mysql`") && reasons.contains("services: postgres, redis"),
+        reasons.contains("no_such_service:4: kill_container names service `mysql`, which")
+            && reasons.contains("services: postgres, redis, toxiproxy, app"),
         "{reasons}"
     );
 
@@ -307,7 +308,7 @@ async fn experiments_run_end_to_end_and_heal_removes_faults() {
     let all = done.join("\n");
     assert!(all.contains("unpaused postgres"), "{all}");
     assert!(
-        all.contains("fault proxy reset: 1 toxics removed, redis enabled again"),
+        all.contains("fault proxy reset: 1 toxic removed, redis enabled again"),
         "{all}"
     );
     assert!(all.contains("pm2 resurrect"), "{all}");
@@ -348,3 +349,6 @@ async fn experiments_run_end_to_end_and_heal_removes_faults() {
     );
     assert_eq!(heal(&ctx).await.unwrap(), Vec::<String>::new());
 }
+
+// Every shipped experiment end to end through the CLI, and the defect
+// matrix, are in harness/cli/tests/chaos.rs.

@@ -12,7 +12,9 @@ use crate::markdown::escape;
 
 pub fn chaos_junit_xml(reports: &[ExperimentReport]) -> String {
     let mut junit = Report::new("gauntlet chaos");
-    junit.set_time(Duration::from_millis(reports.iter().map(|r| r.millis).sum()));
+    junit.set_time(Duration::from_millis(
+        reports.iter().map(|r| r.millis).sum(),
+    ));
     for r in reports {
         let mut suite = TestSuite::new(format!("chaos.{}", r.name));
         suite.set_time(Duration::from_millis(r.millis));
@@ -85,7 +87,11 @@ pub fn chaos_summary_markdown(reports: &[ExperimentReport]) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             escape(&r.name),
-            if r.passed() { "✅ passed" } else { "❌ failed" },
+            if r.passed() {
+                "✅ passed"
+            } else {
+                "❌ failed"
+            },
             secs(r.recovery.from_fault_end_ms),
             secs(r.recovery.from_fault_start_ms),
             r.reconciliation

@@ -155,6 +155,11 @@ pub struct EventCounts {
     /// Received by the sink more than once (the sink counts repeats of one
     /// event id; two event ids announcing one order count too).
     pub duplicated: u64,
+    /// Of `duplicated`: the same event id received again (a redelivery the
+    /// sink deduplicates, e.g. the sink accepted and Redis died before the
+    /// ack; system/README.md lists this window). The rest were announced
+    /// under several event ids, which no consumer can deduplicate.
+    pub redelivered: u64,
 }
 
 /// An acknowledged write that is gone (issue 8's RPO counts these).
@@ -220,10 +225,15 @@ impl Reconciliation {
         let e = &self.events;
         format!(
             "ledger {}: {} writes (ok {}, failed {}, unknown {}), lost {}, duplicated {}, unexpected {}, recovered {}; \
-             events {}/{} delivered, {} dead-lettered, {} missing, {} duplicated{}",
+             events {}/{} delivered, {} dead-lettered, {} missing, {} duplicated{}{}",
             if self.passed() { "PASS" } else { "FAIL" },
             t.sent, t.ok, t.failed, t.unknown, t.lost, t.duplicated, t.unexpected, t.recovered,
             e.delivered, e.expected, e.dead_lettered, e.missing, e.duplicated,
+            if e.redelivered > 0 {
+                format!(" ({} redelivered under the same event id)", e.redelivered)
+            } else {
+                String::new()
+            },
             if self.settle_ms > 0 && !self.settled {
                 format!(" (events had not settled after {:.1} s)", self.settle_ms as f64 / 1000.0)
             } else {
@@ -413,6 +423,9 @@ fn count_events(
                 counts.delivered += 1;
                 if *n > 1 {
                     counts.duplicated += 1;
+                    if event_ids.len() == 1 {
+                        counts.redelivered += 1;
+                    }
                     examples.push(|| {
                         format!(
                             "event of {order} ({}) delivered {n} times (event ids {})",

@@ -18,9 +18,16 @@ pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
     for step in steps.clone() {
         if let Some(service) = step.action.service() {
             if !services.contains(&service) {
+                let file = exp
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| exp.name.clone());
                 problems.insert(format!(
-                    "line {}: no service `{service}` in {} (services: {})",
+                    "{file}:{}: {} names service `{service}`, which {} does not have \
+                     (services: {})",
                     step.line,
+                    step.action.kind(),
                     compose.path.display(),
                     services.join(", ")
                 ));
@@ -66,7 +73,13 @@ pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
     }
 
     let proxies: BTreeSet<&str> = steps.clone().filter_map(|s| s.action.proxy()).collect();
-    if !proxies.is_empty() {
+    if !proxies.is_empty() && compose.endpoint("toxiproxy").is_none() {
+        problems.insert(format!(
+            "the experiment uses the fault proxy, but no service in {} declares the endpoint \
+             `toxiproxy` (label dev.gauntlet.endpoints)",
+            compose.path.display()
+        ));
+    } else if !proxies.is_empty() {
         let api = ctx.proxy().await;
         match api.proxies().await {
             Ok(list) => {

@@ -54,6 +54,106 @@ fn a_malformed_experiment_is_a_usage_error_naming_the_file() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("broken.toml"), "names the file: {said}");
-    assert!(said.contains("melt_the_datacentre"), "names the problem: {said}");
-    assert!(labelled_resources(&project).is_empty(), "nothing was started");
+    assert!(
+        said.contains("melt_the_datacentre"),
+        "names the problem: {said}"
+    );
+    assert!(
+        labelled_resources(&project).is_empty(),
+        "nothing was started"
+    );
+}
+
+fn experiment<'a>(journal: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    journal["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in chaos.json"))
+}
+
+/// Every shipped experiment passes on the correct system, with recovery
+/// times and a clean ledger; the run leaves nothing behind.
+#[test]
+fn every_experiment_passes_on_the_reference_system() {
+    if !require_docker() {
+        return;
+    }
+    let project = unique_project("chaos-all");
+    let _guard = ProjectGuard(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let out = chaos(&project, dir.path(), &["--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let journal = journal(dir.path());
+    let experiments = journal["experiments"].as_array().unwrap();
+    assert!(experiments.len() >= 8, "{journal}");
+    for e in experiments {
+        assert_eq!(e["verdict"]["result"], "passed", "{}", e["name"]);
+        assert!(
+            e["recovery"]["from_fault_end_ms"].is_u64(),
+            "{}: a recovery time is recorded",
+            e["name"]
+        );
+        if let Some(ledger) = e["reconciliation"].as_object() {
+            assert_eq!(ledger["events"]["missing"], 0, "{}", e["name"]);
+        }
+    }
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("chaos.redis_killed"), "{junit}");
+    assert!(labelled_resources(&project).is_empty());
+}
+
+/// One defect, the experiment that targets it: the run fails (exit 1) and
+/// chaos.json says why.
+fn caught(defect: &str, name: &str) -> serde_json::Value {
+    let project = unique_project(&format!("chaos-{name}"));
+    let _guard = ProjectGuard(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let out = chaos(&project, dir.path(), &[name, "--defects", defect]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{defect} must fail {name}: {}",
+        text(&out)
+    );
+    experiment(&journal(dir.path()), name).clone()
+}
+
+#[test]
+fn outbox_skipped_when_redis_down_loses_events_in_the_redis_experiment() {
+    if !require_docker() {
+        return;
+    }
+    let report = caught("outbox_skipped_when_redis_down", "redis_killed");
+    let missing = report["reconciliation"]["events"]["missing"]
+        .as_u64()
+        .unwrap();
+    assert!(missing > 0, "lost events are counted: {report}");
+}
+
+#[test]
+fn health_ignores_db_is_caught_by_the_postgres_experiments_probe() {
+    if !require_docker() {
+        return;
+    }
+    let report = caught("health_ignores_db", "postgres_killed");
+    let reasons = report["verdict"]["reasons"].to_string();
+    assert!(
+        reasons.contains("healthz") || reasons.contains("health"),
+        "the health probe names the problem: {reasons}"
+    );
+}
+
+#[test]
+fn idempotency_before_delivery_drops_events_the_sink_never_got() {
+    if !require_docker() {
+        return;
+    }
+    let report = caught("idempotency_before_delivery", "crash_loop");
+    let events = &report["reconciliation"]["events"];
+    assert!(
+        events["missing"].as_u64().unwrap() > 0,
+        "events reached neither the sink nor the DLQ: {events}"
+    );
 }

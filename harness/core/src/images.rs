@@ -78,7 +78,10 @@ pub fn prepare(
         }
         SystemBinary::Staged => {}
     }
-    for (what, path) in [("reference system's binary", &staged), ("fault proxy", &proxy_staged)] {
+    for (what, path) in [
+        ("reference system's binary", &staged),
+        ("fault proxy", &proxy_staged),
+    ] {
         if !path.is_file() {
             return Err(Error::Usage(format!(
                 "the {what} is not staged at {}; run `gauntlet build` in the checkout",
@@ -153,7 +156,11 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
     }
     // Write then rename: a concurrent build never sees a half-written file.
-    let tmp = to.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per process and call: two launches in one process (parallel
+    // tests) may stage the same file at once.
+    static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = to.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, &new).map_err(Error::io(format!("writing {}", tmp.display())))?;
     let mode = std::fs::metadata(from)
         .map_err(Error::io(format!("reading {}", from.display())))?

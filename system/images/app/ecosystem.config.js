@@ -4,7 +4,13 @@
 //   min_uptime       a process that dies within 5 s counts as a failed start;
 //   max_restarts     10 failed starts in a row and PM2 marks it "errored"
 //                    instead of crash-looping forever (chaos checks this);
-//   restart_delay    1 s between restarts, so a dead dependency is not hammered;
+//   no restart_delay PM2 6 reports a process that used up max_restarts as
+//                    "waiting restart" (for ever, no pid) instead of "errored"
+//                    when restart_delay or exp_backoff_restart_delay is set, so
+//                    alerts on "errored" would never fire (found by the chaos
+//                    experiment crash_loop). The processes do not exit when a
+//                    dependency is down (pools and Redis reconnect inside), so
+//                    an immediate restart hammers nothing;
 //   max_memory_restart  a leaking process is recycled before the host suffers.
 // Logs go to PID 1's stdout/stderr, i.e. `docker logs`.
 const common = {
@@ -13,7 +19,6 @@ const common = {
   autorestart: true,
   min_uptime: "5s",
   max_restarts: 10,
-  restart_delay: 1000,
   kill_timeout: 5000,
   out_file: "/proc/1/fd/1",
   error_file: "/proc/1/fd/2",

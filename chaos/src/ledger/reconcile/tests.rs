@@ -230,6 +230,7 @@ fn events_in_neither_sink_nor_dlq_are_missing() {
             dead_lettered: 1,
             missing: 2,
             duplicated: 0,
+            redelivered: 0,
         }
     );
     assert!(!r.passed());
@@ -264,7 +265,14 @@ fn events_received_twice_are_duplicated() {
     delivered(&mut found, OrderRef::Order(2), "e2b", 1);
     let r = reconcile_rows(&records, &found);
     assert_eq!(r.events.duplicated, 2);
+    assert_eq!(r.events.redelivered, 1);
     assert_eq!(r.events.delivered, 2);
+    assert!(
+        r.summary_line()
+            .contains("2 duplicated (1 redelivered under the same event id)"),
+        "{}",
+        r.summary_line()
+    );
     assert!(!r.passed());
     assert!(
         r.examples.iter().any(|e| e.contains("e2a, e2b")),

@@ -122,18 +122,19 @@ async fn run_all(
         match result {
             Ok(report) => {
                 println!("  {}", report.summary_line());
+                if !report.passed() {
+                    // A fault that never went away must not break the next
+                    // experiment's steady state.
+                    heal_and_say(&ctx).await;
+                }
                 reports.push(report);
             }
             Err(Error::Interrupted) => {
-                eprintln!("interrupted during {}: removing every fault", experiment.name);
-                match gauntlet_chaos::heal(&ctx).await {
-                    Ok(done) => {
-                        for line in done {
-                            eprintln!("  healed: {line}");
-                        }
-                    }
-                    Err(e) => eprintln!("  healing failed: {e}"),
-                }
+                eprintln!(
+                    "interrupted during {}: removing every fault",
+                    experiment.name
+                );
+                heal_and_say(&ctx).await;
                 write_reports(&reports, out)?;
                 return Err(Error::Interrupted);
             }
@@ -143,6 +144,18 @@ async fn run_all(
     print_table(&reports);
     write_reports(&reports, out)?;
     Ok(reports)
+}
+
+/// Removes every fault from the stack, saying what it did.
+async fn heal_and_say(ctx: &ChaosContext) {
+    match gauntlet_chaos::heal(ctx).await {
+        Ok(done) => {
+            for line in done {
+                eprintln!("  healed: {line}");
+            }
+        }
+        Err(e) => eprintln!("  healing failed: {e}"),
+    }
 }
 
 fn print_table(reports: &[ExperimentReport]) {
@@ -192,7 +205,10 @@ fn write_reports(reports: &[ExperimentReport], out: &Path) -> Result<()> {
                 .expect("serialisable")
                 + "\n",
         ),
-        (out.join("junit.xml"), gauntlet_reports::chaos_junit_xml(reports)),
+        (
+            out.join("junit.xml"),
+            gauntlet_reports::chaos_junit_xml(reports),
+        ),
         (
             out.join("summary.md"),
             gauntlet_reports::chaos_summary_markdown(reports),
