@@ -37,7 +37,11 @@ fn a_malformed_experiment_is_a_usage_error_naming_the_file() {
     std::fs::create_dir_all(&experiments).unwrap();
     std::fs::write(
         experiments.join("broken.toml"),
-        "title = \"broken\"\n[[method]]\naction = \"melt_the_datacentre\"\n",
+        concat!(
+            "title = \"broken\"\n",
+            "[steady_state]\nprobes = [ { http = \"/api/healthz\", status = 200 } ]\n",
+            "[[method]]\naction = \"melt_the_datacentre\"\n",
+        ),
     )
     .unwrap();
     let out = run(
