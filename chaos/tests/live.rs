@@ -14,124 +14,14 @@
 //! first (or set `GAUNTLET_SYSTEM_BIN`); if they are missing the harness
 //! builds them with cargo, which is slow.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::start;
 use gauntlet_chaos::experiment::{self, shipped_dir};
 use gauntlet_chaos::{heal, run_experiment, ChaosContext, EventKind, ExperimentReport};
-use gauntlet_harness::images::SystemBinary;
-use gauntlet_harness::launch::{self, LaunchOptions};
-use gauntlet_harness::stack::{self, Stack};
-use gauntlet_harness::workspace::Workspace;
-
-/// Raised limits (one client address sends every background write) and a
-/// cheap password hash (2 cores).
-const VARS: &[(&str, &str)] = &[
-    ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
-    ("GAUNTLET_PASSWORD_HASH_MEMORY_KIB", "1024"),
-    ("GAUNTLET_PASSWORD_HASH_ITERATIONS", "1"),
-];
-
-/// One run's stack; reaped when dropped, even after a failed assertion.
-struct Run {
-    stack: Stack,
-    project: String,
-    run_id: String,
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let (project, run_id) = (self.project.clone(), self.run_id.clone());
-        // Drop runs inside the test's runtime: reap from a thread of our own.
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async {
-                if let Ok(docker) = gauntlet_harness::docker::connect().await {
-                    let _ = stack::reap(&docker, &project, Some(&run_id)).await;
-                }
-            })
-        })
-        .join()
-        .ok();
-    }
-}
-
-/// `gauntlet-system` in this test's target directory, or
-/// `GAUNTLET_SYSTEM_BIN`; otherwise the harness runs cargo itself.
-fn system_binary() -> SystemBinary {
-    if let Some(path) = std::env::var_os("GAUNTLET_SYSTEM_BIN") {
-        return SystemBinary::Path(path.into());
-    }
-    // target/debug/deps/live-HASH -> target/debug/gauntlet-system
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("gauntlet-system")));
-    match beside {
-        Some(path) if path.is_file() => SystemBinary::Path(path),
-        _ => {
-            eprintln!(
-                "gauntlet-system is not built in this target directory; the harness will run cargo"
-            );
-            SystemBinary::Cargo
-        }
-    }
-}
-
-/// A stack, or `None` without Docker outside CI.
-async fn start(test: &str) -> Option<Run> {
-    let docker = match gauntlet_harness::docker::connect().await {
-        Ok(d) => d,
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set and this test needs Docker, which is unavailable: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED (no Docker, and CI is not set): {e}");
-            return None;
-        }
-    };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let workspace = Workspace::locate(Some(&root.join("docker-compose.yml"))).unwrap();
-    let tag: u32 = rand::random();
-    let project = format!("ct-{test}-{tag:08x}");
-    let run_id = stack::new_run_id();
-    let options = LaunchOptions {
-        project: project.clone(),
-        run_id: run_id.clone(),
-        seed: 7,
-        defects: String::new(),
-        binary: system_binary(),
-        show_progress: false,
-        service_timeout: Duration::from_secs(180),
-        extra_vars: VARS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    let started = Instant::now();
-    match launch::launch(&docker, &workspace, &options).await {
-        Ok(launched) => {
-            eprintln!(
-                "[{test}] stack up in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            Some(Run {
-                stack: launched.stack,
-                project,
-                run_id,
-            })
-        }
-        Err(e) => {
-            let _ = stack::reap(&docker, &project, Some(&run_id)).await;
-            panic!(
-                "stack for {test} did not come up: {e} ({})",
-                e.hint().unwrap_or("")
-            );
-        }
-    }
-}
 
 /// Runs one experiment, echoing its timeline as it happens.
 async fn run(ctx: &ChaosContext, exp: &experiment::Experiment) -> ExperimentReport {
@@ -179,7 +69,7 @@ fn assert_in_order(report: &ExperimentReport, expected: &[EventKind]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn experiments_run_end_to_end_and_heal_removes_faults() {
-    let Some(run_) = start("chaos").await else {
+    let Some(run_) = start("chaos", "").await else {
         return;
     };
     let ctx = ChaosContext::from_stack(run_.stack.clone(), 7)

@@ -11,23 +11,13 @@ use std::path::Path;
 
 use common::*;
 
-/// Raised limits: property tests send thousands of requests from one client.
-const RAISED: [(&str, &str); 6] = [
-    ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
-    ("GAUNTLET_PASSWORD_HASH_MEMORY_KIB", "1024"),
-    ("GAUNTLET_PASSWORD_HASH_ITERATIONS", "1"),
-];
-
 /// `gauntlet up` with raised limits and `defects`; returns the run id.
 fn up_raised(project: &str, defects: &str) -> String {
     let mut args = vec!["up", "--json", "--seed", "7", "--defects", defects];
     let bin = system_bin_args();
     args.extend(bin.iter().map(String::as_str));
     let mut cmd = gauntlet(project, &args);
-    cmd.envs(RAISED);
+    cmd.envs(gauntlet_harness::launch::HEAVY_TRAFFIC_VARS);
     let out = cmd.output().expect("gauntlet runs");
     assert_eq!(
         out.status.code(),

@@ -15,6 +15,19 @@ use crate::stack::{self, RunSpec, Stack, UpOptions};
 use crate::target::Target;
 use crate::workspace::{RunRecord, Workspace};
 
+/// Compose variables for runs where one client sends thousands of requests
+/// a minute and registers accounts (property tests, chaos writers, test
+/// suites): rate limits raised far above any test's traffic, and the
+/// cheapest password hash. Merged into [`LaunchOptions::extra_vars`].
+pub const HEAVY_TRAFFIC_VARS: [(&str, &str); 6] = [
+    ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
+    ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
+    ("GAUNTLET_PASSWORD_HASH_MEMORY_KIB", "1024"),
+    ("GAUNTLET_PASSWORD_HASH_ITERATIONS", "1"),
+];
+
 #[derive(Debug, Clone)]
 pub struct LaunchOptions {
     pub project: String,

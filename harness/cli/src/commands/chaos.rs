@@ -15,17 +15,6 @@ use super::{attach, interruptible, teardown, workspace};
 use crate::cli::{ChaosArgs, Global};
 use crate::report::table;
 
-/// Background writers need thousands of requests a minute from one client,
-/// and register accounts: raised limits, cheap password hashing.
-const CHAOS_STACK_VARS: [(&str, &str); 6] = [
-    ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
-    ("GAUNTLET_PASSWORD_HASH_MEMORY_KIB", "1024"),
-    ("GAUNTLET_PASSWORD_HASH_ITERATIONS", "1"),
-];
-
 pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
     let workspace = workspace(global)?;
     let dir = args
@@ -65,7 +54,8 @@ pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
     let mut run_args = args.run.clone();
     run_args.seed = Some(seed);
     let mut options = launch_options(global, &run_args, run_id.clone());
-    for (name, value) in CHAOS_STACK_VARS {
+    // Background writers: thousands of requests from one client.
+    for (name, value) in launch::HEAVY_TRAFFIC_VARS {
         options
             .extra_vars
             .entry(name.to_string())

@@ -18,20 +18,6 @@ use super::{attach, interruptible, teardown, workspace};
 use crate::cli::{Global, PropsArgs};
 use crate::report::table;
 
-/// What the stack needs for property tests: thousands of requests from one
-/// client in a minute, so the rate limits are raised (the token-bucket
-/// properties use the limiter directly through the probe endpoint, with
-/// their own capacities); the order-stage cases register a producer each,
-/// so password hashing is made cheap.
-const PROPS_STACK_VARS: [(&str, &str); 6] = [
-    ("GAUNTLET_RATE_LIMIT_STANDARD", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_EXPENSIVE", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_ADMIN", "10000000/60s"),
-    ("GAUNTLET_RATE_LIMIT_AUTH", "10000000/60s"),
-    ("GAUNTLET_PASSWORD_HASH_MEMORY_KIB", "1024"),
-    ("GAUNTLET_PASSWORD_HASH_ITERATIONS", "1"),
-];
-
 pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
     if args.list {
         let rows: Vec<Vec<String>> = gauntlet_props::catalogue()
@@ -106,7 +92,9 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
     let mut run_args = args.run.clone();
     run_args.seed = Some(seed);
     let mut launch = launch_options(global, &run_args, run_id.clone());
-    for (name, value) in PROPS_STACK_VARS {
+    // Thousands of requests from one client; order-stage cases register a
+    // producer each.
+    for (name, value) in launch::HEAVY_TRAFFIC_VARS {
         launch
             .extra_vars
             .entry(name.to_string())
