@@ -161,3 +161,59 @@ fn idempotency_before_delivery_drops_events_the_sink_never_got() {
         "events reached neither the sink nor the DLQ: {events}"
     );
 }
+
+/// Ctrl-C during a fault: the fault is removed before gauntlet exits (130).
+/// Run on a stack from `gauntlet up`, so the healed stack can be inspected.
+#[test]
+fn an_interrupt_during_a_fault_removes_it_before_exiting() {
+    use std::io::{BufRead, BufReader};
+    if !require_docker() {
+        return;
+    }
+    let project = unique_project("chaos-int");
+    let _guard = ProjectGuard(project.clone());
+    let record = up(&project, &[]);
+    let run_id = record["run_id"].as_str().unwrap().to_string();
+    let toxiproxy = record["urls"]["toxiproxy"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = gauntlet(
+        &project,
+        &[
+            "chaos",
+            "postgres_link_down",
+            "--run",
+            &run_id,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("fault_proven") {
+            break;
+        }
+    }
+    let proxy_enabled = || {
+        get(&format!("{toxiproxy}/proxies/postgres"))
+            .map(|(_, body)| body.contains("\"enabled\":true"))
+            .unwrap_or(false)
+    };
+    assert!(!proxy_enabled(), "the fault is on: {seen:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert!(
+        proxy_enabled(),
+        "the postgres link is back after the interrupt"
+    );
+}
