@@ -15,9 +15,9 @@ pub fn init_tracing() {
 
 /// Prints the error and its hint on stderr; returns the exit code.
 pub fn fail(err: &Error) -> i32 {
-    eprintln!("error: {err}");
+    errln!("error: {err}");
     if let Some(hint) = err.hint() {
-        eprintln!("  hint: {hint}");
+        errln!("  hint: {hint}");
     }
     err.exit_code()
 }

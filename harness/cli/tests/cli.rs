@@ -6,7 +6,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use common::run;
+use common::{gauntlet, run};
 
 /// A stray HTTP server that answers every request with `body` (status 200).
 fn stray_server(status_line: &'static str, body: &'static str) -> u16 {
@@ -203,4 +203,20 @@ fn journeys_list_names_every_journey() {
             "{name} missing from:\n{stdout}"
         );
     }
+}
+
+/// A reader that goes away (`gauntlet ... | head -1`) must not make gauntlet
+/// panic: a panic between a fault and its teardown would leak the run.
+#[test]
+fn a_closed_stdout_pipe_is_not_a_crash() {
+    let mut child = gauntlet("gt-pipe", &["props", "--list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -39,9 +39,10 @@ async fn loadgen(global: &Global, args: BenchLoadgenArgs) -> Result<i32> {
         ),
         other => Error::CheckFailed(other.to_string()),
     };
-    eprintln!(
+    errln!(
         "max rate on {url}: {} connections, {} s each",
-        args.connections, args.seconds
+        args.connections,
+        args.seconds
     );
     let ours = bench::loadgen_max_rate(&url, args.connections, duration)
         .await
@@ -61,14 +62,14 @@ async fn loadgen(global: &Global, args: BenchLoadgenArgs) -> Result<i32> {
     let accuracy = bench::latency_accuracy(args.delay_ms)
         .await
         .map_err(bench_err)?;
-    println!("{:<24} {:>12}", "GENERATOR", "REQ/S");
-    println!("{:<24} {:>12.0}", "gauntlet (goose)", ours.requests_per_sec);
-    println!("{:<24} {:>12.0}", "wrk", wrk.requests_per_sec);
-    println!(
+    outln!("{:<24} {:>12}", "GENERATOR", "REQ/S");
+    outln!("{:<24} {:>12.0}", "gauntlet (goose)", ours.requests_per_sec);
+    outln!("{:<24} {:>12.0}", "wrk", wrk.requests_per_sec);
+    outln!(
         "ratio gauntlet/wrk: {:.2}",
         ours.requests_per_sec / wrk.requests_per_sec.max(1.0)
     );
-    println!(
+    outln!(
         "latency accuracy: injected {} ms, measured p50 {:.1} ms (goose's own p50 {:.1} ms, error {:.1} ms, {} samples)",
         args.delay_ms, accuracy.p50_ms, accuracy.goose_p50_ms, accuracy.error_ms, accuracy.samples
     );

@@ -23,7 +23,7 @@ pub async fn run(global: &Global, args: BuildArgs) -> Result<i32> {
         let mut tags: Vec<_> = vars.iter().filter(|(k, _)| k.ends_with("_TAG")).collect();
         tags.sort();
         for (k, v) in tags {
-            println!("{k}={v}");
+            outln!("{k}={v}");
         }
     } else {
         for image in built {
@@ -32,7 +32,7 @@ pub async fn run(global: &Global, args: BuildArgs) -> Result<i32> {
             } else {
                 "up to date".into()
             };
-            println!("{:<9} {:<32} {what}", image.service, image.image);
+            outln!("{:<9} {:<32} {what}", image.service, image.image);
         }
     }
     Ok(exit_codes::OK)

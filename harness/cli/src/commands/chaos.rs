@@ -34,7 +34,7 @@ pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
             .iter()
             .map(|e| vec![e.name.clone(), e.title.clone()])
             .collect();
-        print!("{}", table(&["EXPERIMENT", "TITLE"], &rows));
+        out!("{}", table(&["EXPERIMENT", "TITLE"], &rows));
         return Ok(exit_codes::OK);
     }
     let seed = args.run.seed.unwrap_or_else(rand::random);
@@ -65,7 +65,7 @@ pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
         Some(dir) => dir.clone(),
         None => workspace.run_dir(&run_id)?,
     };
-    eprintln!(
+    errln!(
         "chaos run {run_id}: {} experiments, seed {seed}, defects [{}]",
         experiments.len(),
         options.defects
@@ -76,7 +76,7 @@ pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
         Err(e) => Err(e),
     };
     if args.keep_stack && !matches!(outcome, Err(Error::Interrupted)) {
-        eprintln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
+        errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
     } else {
         teardown(&docker, &global.project, &run_id).await?;
     }
@@ -96,10 +96,10 @@ async fn run_all(
         .map_err(|e| Error::CheckFailed(e.to_string()))?;
     let mut reports = Vec::new();
     for experiment in experiments {
-        println!("\n== {}: {}", experiment.name, experiment.title);
+        outln!("\n== {}: {}", experiment.name, experiment.title);
         let result = interruptible(async {
             let mut print = |e: &TimelineEvent| {
-                println!(
+                outln!(
                     "  +{:>7.3}s  {:<20}  {}",
                     e.at_ms as f64 / 1000.0,
                     e.kind.name(),
@@ -111,7 +111,7 @@ async fn run_all(
         .await;
         match result {
             Ok(report) => {
-                println!("  {}", report.summary_line());
+                outln!("  {}", report.summary_line());
                 if !report.passed() {
                     // A fault that never went away must not break the next
                     // experiment's steady state.
@@ -120,7 +120,7 @@ async fn run_all(
                 reports.push(report);
             }
             Err(Error::Interrupted) => {
-                eprintln!(
+                errln!(
                     "interrupted during {}: removing every fault",
                     experiment.name
                 );
@@ -141,10 +141,10 @@ async fn heal_and_say(ctx: &ChaosContext) {
     match gauntlet_chaos::heal(ctx).await {
         Ok(done) => {
             for line in done {
-                eprintln!("  healed: {line}");
+                errln!("  healed: {line}");
             }
         }
-        Err(e) => eprintln!("  healing failed: {e}"),
+        Err(e) => errln!("  healing failed: {e}"),
     }
 }
 
@@ -170,8 +170,8 @@ fn print_table(reports: &[ExperimentReport]) {
             ]
         })
         .collect();
-    println!();
-    print!(
+    outln!();
+    out!(
         "{}",
         table(
             &["EXPERIMENT", "RESULT", "RTO (END)", "RTO (START)", "LEDGER"],
@@ -179,9 +179,9 @@ fn print_table(reports: &[ExperimentReport]) {
         )
     );
     for r in reports.iter().filter(|r| !r.passed()) {
-        println!("\n{} failed:", r.name);
+        outln!("\n{} failed:", r.name);
         for reason in r.verdict.reasons() {
-            println!("  - {reason}");
+            outln!("  - {reason}");
         }
     }
 }
@@ -206,7 +206,7 @@ fn write_reports(reports: &[ExperimentReport], out: &Path) -> Result<()> {
     ];
     for (path, text) in files {
         std::fs::write(&path, text).map_err(Error::io(format!("writing {}", path.display())))?;
-        eprintln!("wrote {}", path.display());
+        errln!("wrote {}", path.display());
     }
     gauntlet_reports::append_to_github_summary(&gauntlet_reports::chaos_summary_markdown(reports))
         .map_err(Error::io("appending to $GITHUB_STEP_SUMMARY"))?;

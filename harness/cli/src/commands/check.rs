@@ -17,7 +17,7 @@ pub async fn run(global: &Global, args: CheckArgs) -> Result<i32> {
                 Target::new(web, args.allow_remote)?;
             }
             let meta = api.verify_identity().await?;
-            eprintln!(
+            errln!(
                 "target {} is {} {} ({})",
                 api.base(),
                 meta.app,
@@ -36,13 +36,13 @@ pub async fn run(global: &Global, args: CheckArgs) -> Result<i32> {
                 None => stack.endpoint_url("web").await.ok(),
             };
             api.verify_identity().await?;
-            eprintln!("checking run {} at {}", stack.run_id(), api.base());
+            errln!("checking run {} at {}", stack.run_id(), api.base());
             interruptible(async { Ok(smoke::run(&api, web.as_deref(), Some(&stack)).await) })
                 .await?
         }
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("serialisable")
         );
@@ -73,9 +73,9 @@ pub fn print_report(report: &SmokeReport) {
             ]
         })
         .collect();
-    print!("{}", table(&["CHECK", "RESULT", "TIME", "DETAIL"], &rows));
+    out!("{}", table(&["CHECK", "RESULT", "TIME", "DETAIL"], &rows));
     let failed = report.failures().len();
-    println!(
+    outln!(
         "\n{} passed, {} failed",
         report.checks.len() - failed,
         failed

@@ -29,7 +29,7 @@ pub async fn run(global: &Global, args: DoctorArgs) -> Result<i32> {
             .status()
             .map_err(Error::io(format!("running {}", script.display())))?;
         if !status.success() {
-            eprintln!("{} failed ({status})", script.display());
+            errln!("{} failed ({status})", script.display());
         }
     }
     let findings = examine(&workspace).await;
@@ -44,9 +44,9 @@ pub async fn run(global: &Global, args: DoctorArgs) -> Result<i32> {
             vec![f.what.to_string(), result.to_string(), f.detail.clone()]
         })
         .collect();
-    print!("{}", table(&["CHECK", "RESULT", "DETAIL"], &rows));
+    out!("{}", table(&["CHECK", "RESULT", "DETAIL"], &rows));
     if findings.iter().any(|f| f.required && !f.ok) {
-        eprintln!("\nnot ready: run `sudo ci/bootstrap.sh` or `gauntlet doctor --fix` (as root)");
+        errln!("\nnot ready: run `sudo ci/bootstrap.sh` or `gauntlet doctor --fix` (as root)");
         return Ok(exit_codes::ENVIRONMENT);
     }
     Ok(exit_codes::OK)

@@ -11,16 +11,16 @@ pub async fn run(global: &Global, args: DownArgs) -> Result<i32> {
     if args.all {
         let report = stack::reap(&docker, &global.project, None).await?;
         if report.is_empty() {
-            eprintln!("nothing to remove for project {}", global.project);
+            errln!("nothing to remove for project {}", global.project);
         }
         for c in &report.containers {
-            println!("removed container {c}");
+            outln!("removed container {c}");
         }
         for n in &report.networks {
-            println!("removed network {n}");
+            outln!("removed network {n}");
         }
         for v in &report.volumes {
-            println!("removed volume {v}");
+            outln!("removed volume {v}");
         }
         return Ok(exit_codes::OK);
     }

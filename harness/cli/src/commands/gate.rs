@@ -19,9 +19,10 @@ pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
     let run_id = stack::new_run_id();
     let options = launch_options(global, &args.run, run_id.clone());
     let out = output_dir(&args.journeys, Some(&workspace), &run_id)?;
-    eprintln!(
+    errln!(
         "gate run {run_id}: seed {} defects [{}]",
-        options.seed, options.defects
+        options.seed,
+        options.defects
     );
     let started = Instant::now();
 
@@ -47,13 +48,13 @@ pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
     .await;
 
     if args.keep && !matches!(outcome, Err(Error::Interrupted)) {
-        eprintln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
+        errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
     } else {
         teardown(&docker, &global.project, &run_id).await?;
     }
     let (report, up_seconds, journeys_seconds) = outcome?;
     let code = verdict(&report, &args.journeys);
-    println!(
+    outln!(
         "gate {}: stack {up_seconds:.1}s, journeys {journeys_seconds:.1}s, total {:.1}s (seed {}, reports in {})",
         if code == 0 { "passed" } else { "FAILED" },
         started.elapsed().as_secs_f64(),

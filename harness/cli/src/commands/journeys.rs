@@ -17,7 +17,7 @@ use crate::report::table;
 pub async fn run(global: &Global, args: JourneysArgs) -> Result<i32> {
     if args.list {
         for d in gauntlet_journeys::registry::ALL {
-            println!("{:<14} {}", d.name, d.about);
+            outln!("{:<14} {}", d.name, d.about);
         }
         return Ok(exit_codes::OK);
     }
@@ -124,7 +124,7 @@ pub async fn run_and_report(
 ) -> Result<RunReport> {
     let selected = gauntlet_journeys::select(&args.only)
         .map_err(|u| Error::Usage(format!("unknown journey {}", u.join(", "))))?;
-    eprintln!(
+    errln!(
         "journeys: {} against {} (seed {seed}, budget {:?})",
         selected.len(),
         targets.api,
@@ -145,7 +145,7 @@ pub async fn run_and_report(
             JourneyResult::Failed => "FAIL",
             JourneyResult::TimedOut => "TIMEOUT",
         };
-        eprintln!(
+        errln!(
             "  {mark:<7} {:<14} {:>6.2}s",
             j.name,
             j.millis as f64 / 1000.0
@@ -158,7 +158,7 @@ pub async fn run_and_report(
     gauntlet_reports::append_github_summary(&report)
         .map_err(Error::io("appending to $GITHUB_STEP_SUMMARY"))?;
     for f in files {
-        eprintln!("wrote {}", f.display());
+        errln!("wrote {}", f.display());
     }
     Ok(report)
 }
@@ -190,8 +190,8 @@ fn print_table(report: &RunReport) {
             ]
         })
         .collect();
-    println!();
-    print!(
+    outln!();
+    out!(
         "{}",
         table(&["JOURNEY", "STEPS", "DURATION", "RESULT"], &rows)
     );
@@ -201,7 +201,7 @@ fn print_table(report: &RunReport) {
         .filter(|j| j.result != JourneyResult::Passed)
     {
         if let Some(step) = j.failed_step() {
-            println!(
+            outln!(
                 "  {} / {}: {}",
                 j.name,
                 step.name,
@@ -209,11 +209,11 @@ fn print_table(report: &RunReport) {
             );
         }
         if let Some(first) = &j.first_failure {
-            println!("  {} (first attempt) {first}", j.name);
+            outln!("  {} (first attempt) {first}", j.name);
         }
     }
     let failed = report.journeys.len() - report.count(JourneyResult::Passed);
-    println!(
+    outln!(
         "\n{} passed, {} failed{} in {:.1}s (seed {}; replay: gauntlet journeys --seed {})",
         report.count(JourneyResult::Passed),
         failed,

@@ -26,7 +26,7 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
         .map_err(|e| Error::Usage(e.to_string()))?
         .for_profile(&profile.name);
     let seed = args.run.seed.unwrap_or_else(rand::random);
-    eprintln!(
+    errln!(
         "profile {} ({} mode, {} users, {:?}), seed {seed}",
         profile.name,
         profile.mode.name(),
@@ -56,7 +56,7 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
                 .join(stack::new_run_id())
         });
         let report = interruptible(attack(&plan, &target, &out)).await?;
-        eprintln!("stock invariant: not checked (needs a stack gauntlet started; --target has no SQL access)");
+        errln!("stock invariant: not checked (needs a stack gauntlet started; --target has no SQL access)");
         return Ok(judge(&report, &slos, None, &out));
     }
 
@@ -71,7 +71,7 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
         Some(dir) => dir.clone(),
         None => workspace.run_dir(&run_id)?,
     };
-    eprintln!("load run {run_id}: defects [{}]", options.defects);
+    errln!("load run {run_id}: defects [{}]", options.defects);
     let outcome = interruptible(async {
         let launched = launch::launch(&docker, &workspace, &options).await?;
         let (targets, secrets) = stack_targets(&launched.stack).await?;
@@ -89,7 +89,7 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
     })
     .await;
     if args.keep && !matches!(outcome, Err(Error::Interrupted)) {
-        eprintln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
+        errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
     } else {
         teardown(&docker, &global.project, &run_id).await?;
     }
@@ -150,22 +150,22 @@ fn judge(
         out.join("verdicts.json"),
         serde_json::to_string_pretty(&verdicts).expect("serialisable") + "\n",
     );
-    println!("latency: {}", report.latency_mode);
+    outln!("latency: {}", report.latency_mode);
     if let Some(reason) = &report.aborted {
-        println!("ABORTED: {reason}");
+        outln!("ABORTED: {reason}");
     }
-    println!("\n{}", report.transaction_table());
-    println!("{}", verdict_table(&verdicts));
+    outln!("\n{}", report.transaction_table());
+    outln!("{}", verdict_table(&verdicts));
     let invariant_ok = match invariant {
         Some(inv) if inv.holds() => {
-            println!(
+            outln!(
                 "stock invariant: holds for {} products",
                 inv.products_checked
             );
             true
         }
         Some(inv) => {
-            println!(
+            outln!(
                 "stock invariant: BROKEN for {} of {} products (stock + ordered != initial + restocks), e.g. {:?}",
                 inv.violations.len(),
                 inv.products_checked,
@@ -175,7 +175,7 @@ fn judge(
         }
         None => true,
     };
-    println!("reports in {}", out.display());
+    outln!("reports in {}", out.display());
     if all_passed(&verdicts) && invariant_ok && report.aborted.is_none() {
         exit_codes::OK
     } else {

@@ -111,7 +111,7 @@ async fn interruptible<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
 /// Removes one run, reporting what went.
 async fn teardown(docker: &Docker, project: &str, run_id: &str) -> Result<stack::ReapReport> {
     let report = stack::reap(docker, project, Some(run_id)).await?;
-    eprintln!(
+    errln!(
         "removed run {run_id}: {} containers, {} networks, {} volumes",
         report.containers.len(),
         report.networks.len(),

@@ -31,7 +31,7 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
                 ]
             })
             .collect();
-        print!(
+        out!(
             "{}",
             table(&["PROPERTY", "FAMILY", "CASES", "WHAT IT CHECKS"], &rows)
         );
@@ -109,7 +109,7 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
     } else {
         format!(" --defects {}", args.run.defects)
     };
-    eprintln!(
+    errln!(
         "props run {run_id}: seed {seed}, defects [{}]",
         launch.defects
     );
@@ -121,7 +121,7 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
     })
     .await;
     if args.keep && !matches!(outcome, Err(Error::Interrupted)) {
-        eprintln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
+        errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
     } else {
         teardown(&docker, &global.project, &run_id).await?;
     }
@@ -159,7 +159,7 @@ async fn run_properties(
     target_args: &str,
     out: &Path,
 ) -> Result<RunReport> {
-    eprintln!(
+    errln!(
         "props: seed {} against {} (replay everything: gauntlet props{target_args} --seed {})",
         options.seed,
         target.base_url(),
@@ -192,7 +192,7 @@ fn print_progress(r: &PropertyResult, seed: u64, target_args: &str) {
         Outcome::Failed(_) => "FAIL",
         Outcome::Error(_) => "ERROR",
     };
-    eprintln!(
+    errln!(
         "  {mark:<5} {:<36} {:>6} cases {:>7.2}s",
         r.name,
         r.cases,
@@ -201,17 +201,17 @@ fn print_progress(r: &PropertyResult, seed: u64, target_args: &str) {
     match &r.outcome {
         Outcome::Passed => {}
         Outcome::Failed(f) => {
-            eprintln!("        {}", f.message.lines().next().unwrap_or(""));
-            eprintln!("        minimal case ({} shrink steps):", f.shrink_steps);
+            errln!("        {}", f.message.lines().next().unwrap_or(""));
+            errln!("        minimal case ({} shrink steps):", f.shrink_steps);
             for line in f.minimal_case.lines() {
-                eprintln!("          {line}");
+                errln!("          {line}");
             }
-            eprintln!(
+            errln!(
                 "        replay: {}",
                 replay_command(target_args, seed, &r.name, &f.replay_token)
             );
         }
-        Outcome::Error(e) => eprintln!("        {e}"),
+        Outcome::Error(e) => errln!("        {e}"),
     }
 }
 
@@ -234,8 +234,8 @@ fn print_table(report: &RunReport, target_args: &str, seconds: f64) {
             ]
         })
         .collect();
-    println!();
-    print!(
+    outln!();
+    out!(
         "{}",
         table(
             &[
@@ -256,7 +256,7 @@ fn print_table(report: &RunReport, target_args: &str, seconds: f64) {
         .collect();
     for r in &failed {
         if let Outcome::Failed(f) = &r.outcome {
-            println!(
+            outln!(
                 "\n{} failed: {}\n  replay: {}",
                 r.name,
                 f.message.lines().next().unwrap_or(""),
@@ -264,7 +264,7 @@ fn print_table(report: &RunReport, target_args: &str, seconds: f64) {
             );
         }
     }
-    println!(
+    outln!(
         "\n{} passed, {} failed, {} cases in {seconds:.1}s (seed {})",
         report.results.len() - failed.len(),
         failed.len(),
@@ -288,7 +288,7 @@ fn write_reports(report: &RunReport, target_args: &str, out: &Path) -> Result<()
     ];
     for (path, text) in files {
         std::fs::write(&path, text).map_err(Error::io(format!("writing {}", path.display())))?;
-        eprintln!("wrote {}", path.display());
+        errln!("wrote {}", path.display());
     }
     gauntlet_reports::append_to_github_summary(&props_summary_markdown(report, target_args))
         .map_err(Error::io("appending to $GITHUB_STEP_SUMMARY"))?;

@@ -28,7 +28,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
     if args.all {
         let runs = stack::list_runs(&docker, &global.project).await?;
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&runs).expect("serialisable")
             );
@@ -50,7 +50,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(&["RUN", "STARTED", "SEED", "SERVICES", "CHECKOUT"], &rows)
             );
@@ -84,7 +84,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
         pm2_error,
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&status).expect("serialisable")
         );
@@ -95,7 +95,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
 }
 
 fn print_human(status: &Status) {
-    println!("run {} (project {})\n", status.run_id, status.project);
+    outln!("run {} (project {})\n", status.run_id, status.project);
     let rows: Vec<Vec<String>> = status
         .services
         .iter()
@@ -113,14 +113,14 @@ fn print_human(status: &Status) {
             ]
         })
         .collect();
-    print!("{}", table(&["SERVICE", "STATE", "HEALTH", "PORTS"], &rows));
+    out!("{}", table(&["SERVICE", "STATE", "HEALTH", "PORTS"], &rows));
     if !status.urls.is_empty() {
-        println!();
+        outln!();
         for (name, url) in &status.urls {
-            println!("{name:<8} {url}");
+            outln!("{name:<8} {url}");
         }
     }
-    println!();
+    outln!();
     match (&status.pm2, &status.pm2_error) {
         (Some(list), _) => {
             let rows: Vec<Vec<String>> = list
@@ -140,7 +140,7 @@ fn print_human(status: &Status) {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(
                     &[
@@ -155,7 +155,7 @@ fn print_human(status: &Status) {
                 )
             );
         }
-        (None, Some(err)) => println!("PM2: unavailable ({err})"),
+        (None, Some(err)) => outln!("PM2: unavailable ({err})"),
         (None, None) => {}
     }
 }

@@ -19,9 +19,10 @@ pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
         None => stack::new_run_id(),
     };
     let options = launch_options(global, &args.run, run_id.clone());
-    eprintln!(
+    errln!(
         "run {run_id}: seed {} defects [{}]",
-        options.seed, options.defects
+        options.seed,
+        options.defects
     );
 
     match interruptible(launch::launch(&docker, &workspace, &options)).await {
@@ -32,7 +33,7 @@ pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
         Err(err) => {
             let interrupted = matches!(err, Error::Interrupted);
             if args.keep_on_failure && !interrupted {
-                eprintln!(
+                errln!(
                     "keeping run {run_id} for inspection; remove it with `gauntlet down {run_id}`"
                 );
             } else {
@@ -59,23 +60,25 @@ pub fn launch_options(global: &Global, run: &RunArgs, run_id: String) -> LaunchO
 fn print_launched(launched: &Launched, json: bool) {
     let record = &launched.record;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(record).expect("serialisable")
         );
         return;
     }
-    println!(
+    outln!(
         "run {} is up (images {:.1}s, stack {:.1}s)",
-        record.run_id, launched.build_seconds, launched.up_seconds
+        record.run_id,
+        launched.build_seconds,
+        launched.up_seconds
     );
-    println!("  seed      {}", record.seed);
+    outln!("  seed      {}", record.seed);
     if !record.defects.is_empty() {
-        println!("  defects   {}", record.defects);
+        outln!("  defects   {}", record.defects);
     }
     for (name, url) in &record.urls {
-        println!("  {name:<9} {url}");
+        outln!("  {name:<9} {url}");
     }
-    println!("  status    gauntlet status {}", record.run_id);
-    println!("  down      gauntlet down {}", record.run_id);
+    outln!("  status    gauntlet status {}", record.run_id);
+    outln!("  down      gauntlet down {}", record.run_id);
 }
