@@ -193,12 +193,19 @@ impl Reconciliation {
     /// No acknowledged write lost, no duplicate, every event delivered once
     /// or dead-lettered. (Unexpected and recovered writes are reported, not
     /// failures: the client could not know.)
+    /// No acknowledged write lost or duplicated, no event missing, and no
+    /// event announced twice under different event ids. A redelivery under
+    /// the same event id is reported but passes: delivery is at least once
+    /// (a receiver that stored an event and died before answering gets it
+    /// again) and the event id is the receiver's idempotency key, which the
+    /// sink honours; the crash_loop experiment, which kills the sink
+    /// mid-delivery, does this now and then.
     pub fn passed(&self) -> bool {
         self.kinds
             .values()
             .all(|k| k.lost == 0 && k.duplicated == 0)
             && self.events.missing == 0
-            && self.events.duplicated == 0
+            && self.events.duplicated == self.events.redelivered
     }
 
     pub fn total(&self) -> KindCounts {

@@ -38,7 +38,7 @@ fn docker_compose_v1_brings_up_the_same_stack() {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect();
-    assert_eq!(tags.len(), 3, "{tags:?}");
+    assert_eq!(tags.len(), 4, "one tag per built image: {tags:?}");
 
     let project = unique_project("compose-v1").replace('-', "");
     let compose = |args: &[&str]| {

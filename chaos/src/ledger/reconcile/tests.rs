@@ -362,3 +362,15 @@ fn order_refs_read_from_event_documents() {
         None
     );
 }
+
+#[test]
+fn a_redelivery_under_the_same_event_id_is_reported_but_passes() {
+    let records = vec![rec(WriteKind::Checkout, "co-1", ok(1))];
+    let mut found = Found::default();
+    rows(&mut found, WriteKind::Checkout, "co-1", &[1]);
+    delivered(&mut found, OrderRef::Order(1), "e1", 2);
+    let r = reconcile_rows(&records, &found);
+    assert_eq!((r.events.duplicated, r.events.redelivered), (1, 1));
+    assert!(r.passed(), "{}", r.summary_line());
+    assert!(r.summary_line().contains("1 redelivered"));
+}
