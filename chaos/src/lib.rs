@@ -10,7 +10,9 @@
 //! - [`heal`]: removes every fault from a stack (interrupt, `gauntlet down`)
 //! - [`ledger`]: background writers and the Jepsen-style reconciliation
 //! - [`proxy`]: the fault proxy's API (Toxiproxy 2.x), as the faults use it
+//! - [`drill`]: the backup and restore drill (`gauntlet drill restore`)
 
+pub mod drill;
 pub mod experiment;
 pub mod faults;
 pub mod heal;

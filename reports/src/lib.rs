@@ -4,6 +4,7 @@
 //! `target/gauntlet/<run-id>/` (ignored by git) or `--out DIR`.
 
 mod chaos;
+mod drill;
 mod junit;
 mod markdown;
 mod props;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use gauntlet_journeys::RunReport;
 
 pub use chaos::{chaos_junit_xml, chaos_summary_markdown};
+pub use drill::{drill_junit_xml, drill_summary_markdown};
 pub use junit::junit_xml;
 pub use markdown::summary_markdown;
 pub use props::{props_junit_xml, props_summary_markdown, replay_command};

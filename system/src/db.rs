@@ -107,6 +107,8 @@ pub enum BootstrapError {
     Connect(#[source] sqlx::Error),
     #[error("applying migrations: {0}")]
     Migrate(#[source] MigrateError),
+    #[error("granting the app role its privileges (system/grants.sql): {0}")]
+    Grants(#[source] sqlx::Error),
     #[error("loading fixtures: {0}")]
     Fixtures(#[source] sqlx::Error),
     #[error("generating fixtures: {0}")]
@@ -116,7 +118,9 @@ pub enum BootstrapError {
 impl BootstrapError {
     fn is_transient(&self) -> bool {
         match self {
-            BootstrapError::Connect(e) | BootstrapError::Fixtures(e) => is_unavailable(e),
+            BootstrapError::Connect(e) | BootstrapError::Grants(e) | BootstrapError::Fixtures(e) => {
+                is_unavailable(e)
+            }
             BootstrapError::Migrate(MigrateError::Execute(e))
             | BootstrapError::Migrate(MigrateError::ExecuteMigration(e, _)) => is_unavailable(e),
             _ => false,
@@ -179,6 +183,11 @@ async fn bootstrap_once(
             .await
             .map_err(BootstrapError::Migrate)?;
         tracing::info!("migrations applied");
+        // Every start: a restore with --no-privileges dropped the grants.
+        sqlx::raw_sql(include_str!("../grants.sql"))
+            .execute(&pool)
+            .await
+            .map_err(BootstrapError::Grants)?;
         let outcome = load_fixtures(&pool, seed, size, cost).await?;
         tracing::info!(seed, size = %size, outcome = ?outcome, "fixtures ready");
         Ok(())

@@ -60,6 +60,13 @@ pub enum Command {
     /// Chaos experiments: faults with proven injection and removal,
     /// recovery time, and a write ledger reconciled afterwards.
     Chaos(ChaosArgs),
+    /// Backup and restore drills: back up while writes flow, destroy the
+    /// database, restore into a new one, verify it, measure RTO and RPO.
+    #[command(subcommand)]
+    Drill(DrillCommand),
+    /// Backups of a running stack: take one now, list them, or check that
+    /// the newest is fresh (exit 1 when stale or missing).
+    Backup(BackupArgs),
     /// Benchmarks of gauntlet itself.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -321,6 +328,71 @@ pub struct ChaosArgs {
     /// Where chaos.json, junit.xml and summary.md go (default: target/gauntlet/<run-id>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DrillCommand {
+    /// The restore drill on a fresh stack: exit 0 when the restore is
+    /// verified and within its thresholds, 1 when not (the reasons are
+    /// printed), 2 for bad options, 3 when Docker or the stack is missing.
+    Restore(DrillRestoreArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DrillRestoreArgs {
+    /// Fixture loaded into the stack before the backup.
+    #[arg(long, default_value = "small", value_parser = ["small", "medium", "large"])]
+    pub fixture: String,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Pause the writers before the backup: everything acknowledged is in
+    /// it, so no write may be lost (threshold rpo_writes <= 0).
+    #[arg(long, conflicts_with = "no_writes")]
+    pub writes_paused: bool,
+    /// No background writes (no ledger, no RPO).
+    #[arg(long)]
+    pub no_writes: bool,
+    /// Writes per second of each kind (checkouts, webhooks, credit reservations).
+    #[arg(long, default_value_t = 2.0, value_name = "N")]
+    pub write_rate: f64,
+    /// Seconds of writing after the backup, before the disaster.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub write_after: u64,
+    /// Threshold: RTO (disaster to journeys passing) below this many seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub max_rto: u64,
+    /// Threshold: at most this many acknowledged writes lost (default: none,
+    /// or 0 with --writes-paused).
+    #[arg(long, value_name = "N")]
+    pub max_rpo_writes: Option<u64>,
+    /// Damage the backup or the restore on purpose, to see the drill fail:
+    /// truncate-backup, exclude-table:TABLE, delete-rows:TABLE (comma list).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub sabotage: Vec<String>,
+    /// Keep the stack after the drill.
+    #[arg(long)]
+    pub keep_stack: bool,
+    /// Where drill.json, junit.xml and summary.md go (default: target/gauntlet/<run-id>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// take: one backup now (prints its manifest); list: every backup kept;
+    /// check: is the newest younger than BACKUP_MAX_AGE?
+    #[arg(value_enum)]
+    pub action: BackupAction,
+    /// The run (default: the latest run started from this checkout).
+    #[arg(long = "run", value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupAction {
+    Take,
+    List,
+    Check,
 }
 
 #[derive(Subcommand, Debug)]

@@ -92,3 +92,53 @@ pub async fn stock_invariant(stack: &Stack) -> Result<StockInvariant> {
         violations,
     })
 }
+
+/// SYSTEM-SPEC section 8.3, per credit account: wallet = Σ wallet_delta and
+/// reserved = Σ reserved_delta of its ledger rows. Lists every account
+/// that breaks it as `account wallet Σwallet reserved Σreserved`.
+const LEDGER_INVARIANT_SQL: &str = "\
+SELECT a.id, a.wallet, COALESCE(l.w, 0), a.reserved, COALESCE(l.r, 0)
+FROM billing_accounts a
+LEFT JOIN (SELECT account_id, SUM(wallet_delta) AS w, SUM(reserved_delta) AS r
+           FROM billing_ledger GROUP BY account_id) l ON l.account_id = a.id
+WHERE a.wallet <> COALESCE(l.w, 0) OR a.reserved <> COALESCE(l.r, 0)
+ORDER BY a.id";
+
+const ACCOUNT_COUNT_SQL: &str = "SELECT count(*) FROM billing_accounts";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerInvariant {
+    pub accounts_checked: u64,
+    /// `account 7: wallet 500 but ledger sums to 400; reserved 0, ledger 0`.
+    pub violations: Vec<String>,
+}
+
+impl LedgerInvariant {
+    pub fn holds(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+pub async fn ledger_invariant(stack: &Stack) -> Result<LedgerInvariant> {
+    let accounts_checked = query(stack, ACCOUNT_COUNT_SQL)
+        .await?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let violations = query(stack, LEDGER_INVARIANT_SQL)
+        .await?
+        .iter()
+        .filter(|r| r.len() == 5)
+        .map(|r| {
+            format!(
+                "account {}: wallet {} but its ledger sums to {}; reserved {}, ledger {}",
+                r[0], r[1], r[2], r[3], r[4]
+            )
+        })
+        .collect();
+    Ok(LedgerInvariant {
+        accounts_checked,
+        violations,
+    })
+}

@@ -4,6 +4,10 @@
 # privileges from the system's migrations). Later boots: just start, so a
 # killed server recovers from its WAL on the same volume.
 set -eu
+# The same image runs the backup service: `gauntlet-backup loop`.
+if [ $# -gt 0 ]; then
+  exec "$@"
+fi
 : "${POSTGRES_DB:=gauntlet}"
 : "${POSTGRES_OWNER:=gauntlet_owner}"
 : "${POSTGRES_APP_ROLE:=gauntlet_app}"
@@ -34,8 +38,10 @@ CREATE DATABASE :"db" OWNER :"owner";
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 ALTER SCHEMA public OWNER TO :"owner";
 GRANT USAGE ON SCHEMA public TO :"app";
-CREATE EXTENSION IF NOT EXISTS amcheck;
 SQL
+  # No extensions here (amcheck included): pg_dump would carry them, and a
+  # restore run as the owner, not a superuser, could not drop or create
+  # them. The restore drill creates amcheck for its check and drops it.
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   echo "gauntlet-postgres: initialised $POSTGRES_DB (owner $POSTGRES_OWNER, app role $POSTGRES_APP_ROLE)"
 fi

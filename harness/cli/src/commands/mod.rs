@@ -1,12 +1,14 @@
 //! One file per subcommand. Each returns `Result<i32>`: the exit code when
 //! it finished, an error (mapped to its exit code) when it could not.
 
+mod backup;
 mod bench;
 mod build;
 mod chaos;
 mod check;
 mod doctor;
 mod down;
+mod drill;
 mod gate;
 mod journeys;
 mod load;
@@ -38,6 +40,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Load(args) => load::run(&cli.global, args).await,
         Command::Props(args) => props::run(&cli.global, args).await,
         Command::Chaos(args) => chaos::run(&cli.global, args).await,
+        Command::Drill(cmd) => drill::run(&cli.global, cmd).await,
+        Command::Backup(args) => backup::run(&cli.global, args).await,
         Command::Bench(cmd) => bench::run(&cli.global, cmd).await,
     };
     match outcome {

@@ -5,6 +5,7 @@
 mod control;
 pub mod labels;
 mod reaper;
+mod replace;
 mod up;
 
 use std::path::PathBuf;

@@ -94,7 +94,7 @@ pub async fn up(
     Ok(stack)
 }
 
-fn run_labels(spec: &RunSpec) -> HashMap<String, String> {
+pub(super) fn run_labels(spec: &RunSpec) -> HashMap<String, String> {
     HashMap::from([
         (labels::PROJECT.into(), spec.project.clone()),
         (labels::RUN.into(), spec.run_id.clone()),
@@ -124,7 +124,7 @@ async fn start_service(
     bar.set_message("starting");
 
     let name = stack.container_name(&service.name);
-    let body = container_body(spec, service, run_labels);
+    let body = container_body(&spec.project, &spec.run_id, service, run_labels);
     let create = CreateContainerOptionsBuilder::new().name(&name).build();
     stack
         .docker
@@ -158,8 +158,9 @@ async fn start_service(
     }
 }
 
-fn container_body(
-    spec: &RunSpec,
+pub(super) fn container_body(
+    project: &str,
+    run_id: &str,
     service: &Service,
     run_labels: &HashMap<String, String>,
 ) -> ContainerCreateBody {
@@ -183,12 +184,12 @@ fn container_body(
         .iter()
         .map(|v| Mount {
             target: Some(v.target.clone()),
-            source: Some(volume_name(&spec.project, &spec.run_id, &v.volume)),
+            source: Some(volume_name(project, run_id, &v.volume)),
             typ: Some(MountType::VOLUME),
             ..Default::default()
         })
         .collect();
-    let network = network_name(&spec.project, &spec.run_id);
+    let network = network_name(project, run_id);
     // The service name is a network alias, so services reach each other by
     // the names the compose file uses (`postgres:5432`), in every run.
     let endpoint = EndpointSettings {

@@ -1,0 +1,125 @@
+//! Renderers for `gauntlet drill restore`: JUnit XML (one testsuite, a
+//! testcase per verification and threshold, the timeline attached to each
+//! failure) and a Markdown summary with RTO, RPO, backup and restore
+//! figures.
+
+use std::time::Duration;
+
+use gauntlet_chaos::drill::{human_bytes, Check, DrillReport};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::markdown::escape;
+
+fn timeline(report: &DrillReport) -> String {
+    report
+        .timeline
+        .iter()
+        .map(|e| {
+            format!(
+                "+{:>7.3}s {:<12} {}{}",
+                e.at_ms as f64 / 1000.0,
+                e.step,
+                e.detail,
+                if e.ok { "" } else { "  <-- FAILED" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn drill_junit_xml(report: &DrillReport) -> String {
+    let mut junit = Report::new("gauntlet drill");
+    junit.set_time(Duration::from_millis(report.duration_ms));
+    let mut suite = TestSuite::new("drill.restore");
+    suite.set_time(Duration::from_millis(report.duration_ms));
+    let case = |check: &Check, kind: &str| {
+        let status = if check.passed {
+            let mut s = TestCaseStatus::success();
+            s.set_description(check.detail.clone());
+            s
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(check.detail.clone());
+            s.set_type(kind.to_string());
+            s.set_description(timeline(report));
+            s
+        };
+        let mut case = TestCase::new(check.name.clone(), status);
+        case.set_classname(format!("drill.restore.{kind}"));
+        case
+    };
+    for check in &report.checks {
+        suite.add_test_case(case(check, "check"));
+    }
+    for threshold in &report.thresholds {
+        suite.add_test_case(case(threshold, "threshold"));
+    }
+    junit.add_test_suite(suite);
+    junit.to_string().expect("JUnit serialises")
+}
+
+pub fn drill_summary_markdown(report: &DrillReport) -> String {
+    let secs = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+    let mut out = format!(
+        "## gauntlet drill restore: {}\n\nRun `{}`, seed {}, fixture {}{}{}.\n\n",
+        if report.passed() { "passed" } else { "FAILED" },
+        report.run_id,
+        report.seed,
+        report.fixture,
+        if report.writes_paused { ", writes paused before the backup" } else { "" },
+        if report.sabotage.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", sabotage: {}",
+                report.sabotage.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+            )
+        }
+    );
+    out.push_str("| measure | value |\n|---|---|\n");
+    let mut row = |k: &str, v: String| out.push_str(&format!("| {k} | {} |\n", escape(&v)));
+    row(
+        "RTO (disaster to journeys passing)",
+        report.rto_ms.map(secs).unwrap_or_else(|| "not reached".into()),
+    );
+    if let Some(rpo) = &report.rpo {
+        row(
+            "RPO (acknowledged writes lost)",
+            format!(
+                "{} of {} ({} acknowledged after the backup); lost writes span {}",
+                rpo.writes_lost,
+                rpo.acknowledged,
+                rpo.acknowledged_after_backup,
+                secs(rpo.lost_window_ms)
+            ),
+        );
+        row("backup to disaster", secs(rpo.backup_to_disaster_ms));
+    }
+    if let Some(b) = &report.backup {
+        row(
+            "backup",
+            format!(
+                "{} ({} tables, {} rows) in {}",
+                human_bytes(b.manifest.bytes),
+                b.tables,
+                b.rows,
+                secs(b.duration_ms)
+            ),
+        );
+    }
+    if let Some(r) = &report.restore {
+        row("new database server", secs(r.new_server_ms));
+        row("pg_restore", secs(r.pg_restore_ms));
+        row("app repointed and healthy", secs(r.repoint_ms));
+    }
+    out.push_str("\n| check | result | detail |\n|---|---|---|\n");
+    for c in report.checks.iter().chain(&report.thresholds) {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            escape(&c.name),
+            if c.passed { "passed" } else { "**FAILED**" },
+            escape(&c.detail)
+        ));
+    }
+    out
+}
