@@ -66,13 +66,22 @@ pub fn drill_summary_markdown(report: &DrillReport) -> String {
         report.run_id,
         report.seed,
         report.fixture,
-        if report.writes_paused { ", writes paused before the backup" } else { "" },
+        if report.writes_paused {
+            ", writes paused before the backup"
+        } else {
+            ""
+        },
         if report.sabotage.is_empty() {
             String::new()
         } else {
             format!(
                 ", sabotage: {}",
-                report.sabotage.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+                report
+                    .sabotage
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         }
     );
@@ -80,7 +89,10 @@ pub fn drill_summary_markdown(report: &DrillReport) -> String {
     let mut row = |k: &str, v: String| out.push_str(&format!("| {k} | {} |\n", escape(&v)));
     row(
         "RTO (disaster to journeys passing)",
-        report.rto_ms.map(secs).unwrap_or_else(|| "not reached".into()),
+        report
+            .rto_ms
+            .map(secs)
+            .unwrap_or_else(|| "not reached".into()),
     );
     if let Some(rpo) = &report.rpo {
         row(

@@ -118,9 +118,9 @@ pub enum BootstrapError {
 impl BootstrapError {
     fn is_transient(&self) -> bool {
         match self {
-            BootstrapError::Connect(e) | BootstrapError::Grants(e) | BootstrapError::Fixtures(e) => {
-                is_unavailable(e)
-            }
+            BootstrapError::Connect(e)
+            | BootstrapError::Grants(e)
+            | BootstrapError::Fixtures(e) => is_unavailable(e),
             BootstrapError::Migrate(MigrateError::Execute(e))
             | BootstrapError::Migrate(MigrateError::ExecuteMigration(e, _)) => is_unavailable(e),
             _ => false,

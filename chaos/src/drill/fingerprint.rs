@@ -104,9 +104,12 @@ pub async fn connect_owner(stack: &Stack) -> Result<PgConnection, String> {
         .password(&env("POSTGRES_OWNER_PASSWORD").await?)
         .database(&env("POSTGRES_DB").await?)
         .application_name("gauntlet-drill");
-    PgConnection::connect_with(&options)
-        .await
-        .map_err(|e| format!("connecting to postgres at {}:{}: {e}", port.host, port.host_port))
+    PgConnection::connect_with(&options).await.map_err(|e| {
+        format!(
+            "connecting to postgres at {}:{}: {e}",
+            port.host, port.host_port
+        )
+    })
 }
 
 /// Opens a repeatable-read, read-only transaction and exports its snapshot
@@ -158,12 +161,27 @@ pub async fn fingerprint(conn: &mut PgConnection) -> Result<Fingerprint, String>
 /// database, one sentence each; empty when they hold the same.
 pub fn compare(source: &Fingerprint, restored: &Fingerprint) -> Vec<String> {
     let mut differences = Vec::new();
+    let absent: Vec<String> = source
+        .tables
+        .iter()
+        .filter(|(table, _)| !restored.tables.contains_key(*table))
+        .map(|(table, want)| format!("{table} ({} rows at backup time)", want.rows))
+        .collect();
+    match absent.len() {
+        0 => {}
+        1 => differences.push(format!(
+            "table {} is missing from the restored database",
+            absent[0]
+        )),
+        n => differences.push(format!(
+            "{n} of {} tables are missing from the restored database: {}",
+            source.tables.len(),
+            first_few(&absent.iter().collect::<Vec<_>>())
+        )),
+    }
     for (table, want) in &source.tables {
         match restored.tables.get(table) {
-            None => differences.push(format!(
-                "table {table} ({} rows at backup time) is missing from the restored database",
-                want.rows
-            )),
+            None => {}
             Some(got) if got.rows != want.rows => differences.push(format!(
                 "table {table}: {} rows restored, {} at backup time ({} {})",
                 got.rows,
@@ -308,7 +326,11 @@ mod tests {
     #[test]
     fn missing_table_missing_rows_changed_content_and_schema_are_each_named() {
         let source = print(
-            &[("orders", 3, "abc"), ("feed_items", 2, "f"), ("users", 1, "u")],
+            &[
+                ("orders", 3, "abc"),
+                ("feed_items", 2, "f"),
+                ("users", 1, "u"),
+            ],
             &["index a", "constraint b"],
         );
         let restored = print(
@@ -316,11 +338,32 @@ mod tests {
             &["index a"],
         );
         let diff = compare(&source, &restored).join("\n");
-        assert!(diff.contains("table feed_items (2 rows at backup time) is missing"), "{diff}");
-        assert!(diff.contains("table orders: 2 rows restored, 3 at backup time (1 missing)"), "{diff}");
-        assert!(diff.contains("table users: same row count (1) but different content"), "{diff}");
-        assert!(diff.contains("table extra is in the restored database"), "{diff}");
-        assert!(diff.contains("1 schema objects missing after the restore: constraint b"), "{diff}");
+        assert!(
+            diff.contains("table feed_items (2 rows at backup time) is missing"),
+            "{diff}"
+        );
+        let empty = print(&[], &[]);
+        let diff = compare(&source, &empty).join("\n");
+        assert!(
+            diff.contains("3 of 3 tables are missing from the restored database: feed_items (2 rows at backup time); orders (3 rows at backup time); users (1 rows at backup time)"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("table orders: 2 rows restored, 3 at backup time (1 missing)"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("table users: same row count (1) but different content"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("table extra is in the restored database"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("1 schema objects missing after the restore: constraint b"),
+            "{diff}"
+        );
     }
 
     #[test]

@@ -285,7 +285,9 @@ impl DrillReport {
         )];
         parts.push(format!(
             "RTO {}",
-            self.rto_ms.map(secs).unwrap_or_else(|| "not reached".into())
+            self.rto_ms
+                .map(secs)
+                .unwrap_or_else(|| "not reached".into())
         ));
         if let Some(rpo) = &self.rpo {
             parts.push(format!(
@@ -330,7 +332,11 @@ mod tests {
 
     #[test]
     fn sabotage_parses_and_prints_back() {
-        for text in ["truncate-backup", "exclude-table:feed_items", "delete-rows:orders"] {
+        for text in [
+            "truncate-backup",
+            "exclude-table:feed_items",
+            "delete-rows:orders",
+        ] {
             let s: Sabotage = text.parse().unwrap();
             assert_eq!(s.to_string(), text);
         }
@@ -339,7 +345,10 @@ mod tests {
     #[test]
     fn bad_sabotage_is_refused_with_the_choices() {
         let e = "drop-everything".parse::<Sabotage>().unwrap_err();
-        assert!(e.contains("truncate-backup, exclude-table:TABLE or delete-rows:TABLE"), "{e}");
+        assert!(
+            e.contains("truncate-backup, exclude-table:TABLE or delete-rows:TABLE"),
+            "{e}"
+        );
         let e = "exclude-table:Orders;--".parse::<Sabotage>().unwrap_err();
         assert!(e.contains("not a table name"), "{e}");
         assert!("exclude-table:".parse::<Sabotage>().is_err());

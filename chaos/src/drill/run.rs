@@ -110,7 +110,11 @@ impl Drill<'_> {
         self.config.sabotage.iter().find(|s| pick(s))
     }
 
-    async fn exec(&self, service: &str, argv: &[&str]) -> Step<gauntlet_harness::stack::ExecOutput> {
+    async fn exec(
+        &self,
+        service: &str,
+        argv: &[&str],
+    ) -> Step<gauntlet_harness::stack::ExecOutput> {
         self.ctx
             .stack
             .exec(service, argv)
@@ -132,7 +136,11 @@ impl Drill<'_> {
 
         let stale = self.stale_check().await?;
         let fresh = stale["status"] == "fresh";
-        self.event("stale check", &format!("after the backup: {}", describe_stale(&stale)), fresh);
+        self.event(
+            "stale check",
+            &format!("after the backup: {}", describe_stale(&stale)),
+            fresh,
+        );
         self.check("the newest backup is fresh", fresh, describe_stale(&stale));
         self.report.stale_check_after = Some(stale);
 
@@ -152,7 +160,10 @@ impl Drill<'_> {
             let restored = redis::restore(&self.ctx.stack, &redis_copy, mode).await;
             self.event(
                 "redis",
-                &format!("{mode} restored into a fresh redis in {} ms: {}", restored.millis, restored.detail),
+                &format!(
+                    "{mode} restored into a fresh redis in {} ms: {}",
+                    restored.millis, restored.detail
+                ),
                 restored.passed,
             );
             self.report.checks.push(Check {
@@ -254,7 +265,12 @@ impl Drill<'_> {
             .lines()
             .rev()
             .find_map(|l| serde_json::from_str(l).ok())
-            .ok_or_else(|| format!("`gauntlet-backup take` printed no manifest: {}", take.stdout))?;
+            .ok_or_else(|| {
+                format!(
+                    "`gauntlet-backup take` printed no manifest: {}",
+                    take.stdout
+                )
+            })?;
         let print = print?;
         self.event(
             "backup",
@@ -387,7 +403,10 @@ impl Drill<'_> {
         let new_server = began.elapsed();
         self.event(
             "restore",
-            &format!("new postgres container on a new, empty volume: healthy in {}", secs(new_server)),
+            &format!(
+                "new postgres container on a new, empty volume: healthy in {}",
+                secs(new_server)
+            ),
             true,
         );
 
@@ -409,7 +428,12 @@ impl Drill<'_> {
             },
         );
         let sum = self.exec(BACKUP, &["sha256sum", &manifest.file]).await?;
-        let actual = sum.stdout.split_whitespace().next().unwrap_or("").to_string();
+        let actual = sum
+            .stdout
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string();
         self.check(
             "the archive is the one the backup wrote (sha256 of its manifest)",
             actual == manifest.sha256,
@@ -418,7 +442,11 @@ impl Drill<'_> {
             } else {
                 format!(
                     "sha256 now {}, manifest says {} (the file changed after it was written)",
-                    if actual.is_empty() { sum.stderr.trim() } else { &actual },
+                    if actual.is_empty() {
+                        sum.stderr.trim()
+                    } else {
+                        &actual
+                    },
                     manifest.sha256
                 )
             },
@@ -537,14 +565,19 @@ impl Drill<'_> {
                 Err(e) => e.clone(),
             },
         );
-        let passed = differences.is_empty() && unusable.is_empty() && behind.is_empty() && amcheck.is_ok();
+        let passed =
+            differences.is_empty() && unusable.is_empty() && behind.is_empty() && amcheck.is_ok();
         self.event(
             "verify",
             &format!(
                 "restored database: {} tables, {} rows{}",
                 restored.tables.len(),
                 restored.total_rows(),
-                if passed { ", equal to the backup's snapshot, constraints and indexes sound" } else { ", NOT equal or not sound" }
+                if passed {
+                    ", equal to the backup's snapshot, constraints and indexes sound"
+                } else {
+                    ", NOT equal or not sound"
+                }
             ),
             passed,
         );
@@ -562,12 +595,17 @@ impl Drill<'_> {
         let app = self.ctx.pm2_service().unwrap_or_else(|| "app".into());
         let out = self.exec(&app, &["pm2", "restart", "all"]).await?;
         if out.exit_code != 0 {
-            return Err(format!("pm2 restart all: exit {}: {}", out.exit_code, out.stderr.trim()));
+            return Err(format!(
+                "pm2 restart all: exit {}: {}",
+                out.exit_code,
+                out.stderr.trim()
+            ));
         }
         smoke::wait_pm2_online(&self.ctx.stack, self.config.health_timeout)
             .await
             .map_err(|e| format!("PM2 processes after the restart: {e}"))?;
-        let api = Target::new(&self.ctx.endpoint("api").await?, false).map_err(|e| e.to_string())?;
+        let api =
+            Target::new(&self.ctx.endpoint("api").await?, false).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + self.config.health_timeout;
         loop {
             match api.healthz().await {
@@ -590,7 +628,10 @@ impl Drill<'_> {
         }
         self.event(
             "repoint",
-            &format!("link up, `pm2 restart all`: processes online and /api/healthz 200 in {}", secs(took)),
+            &format!(
+                "link up, `pm2 restart all`: processes online and /api/healthz 200 in {}",
+                secs(took)
+            ),
             true,
         );
         Ok(())
@@ -622,7 +663,13 @@ impl Drill<'_> {
             .map(|j| {
                 let step = j
                     .failed_step()
-                    .map(|s| format!(" at `{}`: {}", s.name, s.failure.clone().unwrap_or_default()))
+                    .map(|s| {
+                        format!(
+                            " at `{}`: {}",
+                            s.name,
+                            s.failure.clone().unwrap_or_default()
+                        )
+                    })
                     .unwrap_or_default();
                 format!("{} {:?}{step}", j.name, j.result)
             })
@@ -635,9 +682,17 @@ impl Drill<'_> {
         self.event(
             "journeys",
             &if passed {
-                format!("{} journeys passed; RTO (disaster to journeys passing) {}", report.journeys.len(), secs(rto))
+                format!(
+                    "{} journeys passed; RTO (disaster to journeys passing) {}",
+                    report.journeys.len(),
+                    secs(rto)
+                )
             } else {
-                format!("{} of {} journeys failed", failed.len(), report.journeys.len())
+                format!(
+                    "{} of {} journeys failed",
+                    failed.len(),
+                    report.journeys.len()
+                )
             },
             passed,
         );
@@ -664,7 +719,24 @@ impl Drill<'_> {
             if stock.holds() {
                 format!("{} products", stock.products_checked)
             } else {
-                format!("{} products break it, e.g. {:?}", stock.violations.len(), stock.violations.first())
+                {
+                    let examples: Vec<String> = stock
+                        .violations
+                        .iter()
+                        .take(3)
+                        .map(|v| {
+                            format!(
+                                "product {}: stock {} + ordered {} <> initial {} + restocks {}",
+                                v.product_id, v.stock, v.ordered, v.initial_stock, v.adjustments
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "{} products break it: {}",
+                        stock.violations.len(),
+                        examples.join("; ")
+                    )
+                }
             },
         );
         let ledger = invariants::ledger_invariant(stack)
@@ -719,8 +791,8 @@ impl Drill<'_> {
         let window_ms = window
             .map(|(a, b)| (b - a).num_milliseconds().max(0) as u64)
             .unwrap_or(0);
-        let disaster_at = Utc::now()
-            - chrono::Duration::milliseconds(disaster.elapsed().as_millis() as i64);
+        let disaster_at =
+            Utc::now() - chrono::Duration::milliseconds(disaster.elapsed().as_millis() as i64);
         let backup_to_disaster_ms = (disaster_at - snapshot_at).num_milliseconds().max(0) as u64;
         let rpo = Rpo {
             kinds: rec.kinds.clone(),
@@ -749,9 +821,16 @@ impl Drill<'_> {
             "every write acknowledged before the backup is restored",
             lost_before.is_empty(),
             if lost_before.is_empty() {
-                format!("{} writes acknowledged before the backup", acknowledged - after_backup)
+                format!(
+                    "{} writes acknowledged before the backup",
+                    acknowledged - after_backup
+                )
             } else {
-                let keys: Vec<String> = lost_before.iter().take(5).map(|w| format!("{} {}", w.kind.as_str(), w.key)).collect();
+                let keys: Vec<String> = lost_before
+                    .iter()
+                    .take(5)
+                    .map(|w| format!("{} {}", w.kind.as_str(), w.key))
+                    .collect();
                 format!("{} gone: {}", lost_before.len(), keys.join(", "))
             },
         );
@@ -816,13 +895,15 @@ fn describe_stale(v: &serde_json::Value) -> String {
 /// so the restored database ends as it was restored.
 async fn amcheck(stack: &gauntlet_harness::stack::Stack) -> Result<u64, String> {
     let q = |sql: &'static str| async move {
-        invariants::query(stack, sql).await.map_err(|e| e.to_string())
+        invariants::query(stack, sql)
+            .await
+            .map_err(|e| e.to_string())
     };
     q("CREATE EXTENSION IF NOT EXISTS amcheck").await?;
     let checked = q("SELECT count(bt_index_check(c.oid, true)) FROM pg_index i \
                      JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam \
                      WHERE am.amname = 'btree' AND c.relnamespace = 'public'::regnamespace")
-        .await;
+    .await;
     let dropped = q("DROP EXTENSION IF EXISTS amcheck").await;
     let checked = checked?;
     dropped?;

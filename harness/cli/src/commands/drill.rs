@@ -163,7 +163,10 @@ fn write_reports(report: &DrillReport, out: &Path) -> Result<()> {
             out.join("drill.json"),
             serde_json::to_string_pretty(report).expect("serialisable") + "\n",
         ),
-        (out.join("junit.xml"), gauntlet_reports::drill_junit_xml(report)),
+        (
+            out.join("junit.xml"),
+            gauntlet_reports::drill_junit_xml(report),
+        ),
         (out.join("summary.md"), summary.clone()),
     ];
     for (path, text) in files {

@@ -7,13 +7,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bollard::models::VolumeCreateRequest;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    InspectNetworkOptions, RemoveContainerOptionsBuilder, RemoveVolumeOptions,
-    StartContainerOptions, UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, InspectNetworkOptions,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptions, StartContainerOptions,
+    UploadToContainerOptionsBuilder,
 };
-use bollard::models::VolumeCreateRequest;
 use futures::StreamExt;
 
 use super::{labels, up, volume_name, Stack};
@@ -98,7 +98,9 @@ impl Stack {
     /// A tar archive of `path` in the service's container (Docker's copy).
     pub async fn copy_out(&self, service: &str, path: &str) -> Result<Vec<u8>> {
         let name = self.container_name(service);
-        let options = DownloadFromContainerOptionsBuilder::new().path(path).build();
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
         let mut stream = self.docker.download_from_container(&name, Some(options));
         let mut tar = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -133,7 +135,9 @@ impl Stack {
             }),
             ..Default::default()
         };
-        let create = CreateContainerOptionsBuilder::new().name(&container).build();
+        let create = CreateContainerOptionsBuilder::new()
+            .name(&container)
+            .build();
         self.docker
             .create_container(Some(create), body)
             .await
@@ -158,7 +162,11 @@ impl Stack {
             .force(true)
             .v(true)
             .build();
-        match self.docker.remove_container(&container, Some(options)).await {
+        match self
+            .docker
+            .remove_container(&container, Some(options))
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(Error::docker(format!("removing container {container}"))(e)),
