@@ -135,3 +135,93 @@ pub fn drill_summary_markdown(report: &DrillReport) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use gauntlet_chaos::drill::{DrillEvent, Sabotage};
+
+    use super::*;
+
+    fn sample() -> DrillReport {
+        let check = |name: &str, passed: bool, detail: &str| Check {
+            name: name.into(),
+            passed,
+            detail: detail.into(),
+        };
+        DrillReport {
+            run_id: "rabc234".into(),
+            seed: 5,
+            fixture: "small".into(),
+            writes_paused: false,
+            sabotage: vec![Sabotage::ExcludeTable("feed_items".into())],
+            started_at: chrono::Utc::now(),
+            duration_ms: 21_000,
+            timeline: vec![
+                DrillEvent {
+                    at_ms: 3_100,
+                    step: "backup".into(),
+                    detail: "gauntlet-1.dump: 98.0 KiB".into(),
+                    ok: true,
+                },
+                DrillEvent {
+                    at_ms: 11_900,
+                    step: "verify".into(),
+                    detail: "NOT equal".into(),
+                    ok: false,
+                },
+            ],
+            stale_check_before: None,
+            stale_check_after: None,
+            backup: None,
+            restore: None,
+            rto_ms: Some(14_700),
+            rpo: None,
+            redis: Vec::new(),
+            checks: vec![
+                check("pg_restore succeeds", true, "in 0.2 s"),
+                check(
+                    "rows and checksums equal the source's at backup time",
+                    false,
+                    "table feed_items (0 rows at backup time) is missing from the restored database",
+                ),
+            ],
+            thresholds: vec![check("rto < 5m", true, "RTO 14.7 s")],
+        }
+    }
+
+    #[test]
+    fn junit_has_a_case_per_check_and_the_timeline_on_each_failure() {
+        let xml = drill_junit_xml(&sample());
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(suite.attribute("name"), Some("drill.restore"));
+        assert_eq!(suite.attribute("tests"), Some("3"));
+        assert_eq!(suite.attribute("failures"), Some("1"));
+        let failure = suite
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert!(failure.attribute("message").unwrap().contains("feed_items"));
+        let text = failure.text().unwrap_or_default();
+        assert!(
+            text.contains("verify") && text.contains("<-- FAILED"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn summary_names_the_verdict_the_sabotage_rto_and_each_check() {
+        let md = drill_summary_markdown(&sample());
+        assert!(md.starts_with("## gauntlet drill restore: FAILED"), "{md}");
+        assert!(md.contains("sabotage: exclude-table:feed_items"), "{md}");
+        assert!(
+            md.contains("| RTO (disaster to journeys passing) | 14.7 s |"),
+            "{md}"
+        );
+        assert!(md.contains("| **FAILED** |"), "{md}");
+        assert!(md.contains("| rto &lt; 5m | passed | RTO 14.7 s |"), "{md}");
+    }
+}

@@ -350,3 +350,51 @@ fn scheduled_backups_keep_their_retention_and_a_failing_schedule_goes_stale() {
         "nothing left behind"
     );
 }
+
+/// Ctrl-C right after the disaster (database destroyed, app fenced off):
+/// exit 130 and the whole run is gone, the recreated pieces included.
+#[test]
+fn an_interrupt_after_the_disaster_removes_the_run() {
+    use std::io::{BufRead, BufReader};
+    if !require_docker() {
+        return;
+    }
+    let project = unique_project("drill-int");
+    let _guard = ProjectGuard(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "drill",
+        "restore",
+        "--seed",
+        "5",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ];
+    let bin = system_bin_args();
+    args.extend(bin.iter().map(String::as_str));
+    let mut child = gauntlet(&project, &args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("  disaster ") {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("disaster")), "{seen:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert!(
+        labelled_resources(&project).is_empty(),
+        "nothing left behind"
+    );
+}

@@ -24,7 +24,11 @@ pub async fn run(j: &mut Journey) -> Outcome {
     r.expect_status(200)?;
 
     j.step("list products");
-    let r = j.send(Req::get("/api/v1/public/products?per_page=100&search=Heirloom")).await?;
+    // Search by the run's nonce: a large fixture has hundreds of other
+    // "Heirloom" products, and the list is paged by id.
+    let r = j
+        .send(Req::get(format!("/api/v1/public/products?per_page=100&search={}", j.unique())))
+        .await?;
     r.expect_status(200)?;
     let listed = r.at("/data").as_array().is_some_and(|d| d.iter().any(|p| p["id"] == product));
     j.ensure(listed, || format!("product {product} is not in the public list"))?;
