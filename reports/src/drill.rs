@@ -76,12 +76,7 @@ pub fn drill_summary_markdown(report: &DrillReport) -> String {
         } else {
             format!(
                 ", sabotage: {}",
-                report
-                    .sabotage
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                gauntlet_chaos::drill::describe(&report.sabotage)
             )
         }
     );

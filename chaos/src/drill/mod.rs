@@ -126,6 +126,15 @@ impl fmt::Display for Sabotage {
     }
 }
 
+/// `truncate-backup, exclude-table:feed_items`.
+pub fn describe(sabotage: &[Sabotage]) -> String {
+    sabotage
+        .iter()
+        .map(Sabotage::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl From<Sabotage> for String {
     fn from(s: Sabotage) -> String {
         s.to_string()

@@ -166,7 +166,6 @@ fn idempotency_before_delivery_drops_events_the_sink_never_got() {
 /// Run on a stack from `gauntlet up`, so the healed stack can be inspected.
 #[test]
 fn an_interrupt_during_a_fault_removes_it_before_exiting() {
-    use std::io::{BufRead, BufReader};
     if !require_docker() {
         return;
     }
@@ -176,7 +175,7 @@ fn an_interrupt_during_a_fault_removes_it_before_exiting() {
     let run_id = record["run_id"].as_str().unwrap().to_string();
     let toxiproxy = record["urls"]["toxiproxy"].as_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = gauntlet(
+    let (child, seen) = spawn_until(
         &project,
         &[
             "chaos",
@@ -186,32 +185,15 @@ fn an_interrupt_during_a_fault_removes_it_before_exiting() {
             "--out",
             dir.path().to_str().unwrap(),
         ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = Vec::new();
-    for line in stdout.lines() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.contains("fault_proven") {
-            break;
-        }
-    }
+        "fault_proven",
+    );
     let proxy_enabled = || {
         get(&format!("{toxiproxy}/proxies/postgres"))
             .map(|(_, body)| body.contains("\"enabled\":true"))
             .unwrap_or(false)
     };
     assert!(!proxy_enabled(), "the fault is on: {seen:?}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert_eq!(interrupt(child), Some(130), "{seen:?}");
     assert!(
         proxy_enabled(),
         "the postgres link is back after the interrupt"

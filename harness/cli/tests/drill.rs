@@ -24,18 +24,7 @@ fn drill(project: &str, out: &Path, args: &[&str], env: &[(&str, &str)]) -> std:
     all.extend(args);
     let bin = system_bin_args();
     all.extend(bin.iter().map(String::as_str));
-    let out = gauntlet(project, &all)
-        .envs(env.iter().copied())
-        .output()
-        .expect("gauntlet runs");
-    eprintln!(
-        "$ gauntlet drill {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
-        all.join(" "),
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_with_env(project, &all, env)
 }
 
 fn text(out: &std::process::Output) -> String {
@@ -355,7 +344,6 @@ fn scheduled_backups_keep_their_retention_and_a_failing_schedule_goes_stale() {
 /// exit 130 and the whole run is gone, the recreated pieces included.
 #[test]
 fn an_interrupt_after_the_disaster_removes_the_run() {
-    use std::io::{BufRead, BufReader};
     if !require_docker() {
         return;
     }
@@ -372,27 +360,9 @@ fn an_interrupt_after_the_disaster_removes_the_run() {
     ];
     let bin = system_bin_args();
     args.extend(bin.iter().map(String::as_str));
-    let mut child = gauntlet(&project, &args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = Vec::new();
-    for line in stdout.lines() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.contains("  disaster ") {
-            break;
-        }
-    }
+    let (child, seen) = spawn_until(&project, &args, "  disaster ");
     assert!(seen.iter().any(|l| l.contains("disaster")), "{seen:?}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert_eq!(interrupt(child), Some(130), "{seen:?}");
     assert!(
         labelled_resources(&project).is_empty(),
         "nothing left behind"

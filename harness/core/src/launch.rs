@@ -42,6 +42,21 @@ pub struct LaunchOptions {
     pub extra_vars: HashMap<String, String>,
 }
 
+impl LaunchOptions {
+    /// Merges [`HEAVY_TRAFFIC_VARS`] into `extra_vars` (values already set
+    /// win), except the variables named in `keep`, which keep the system's
+    /// defaults.
+    pub fn heavy_traffic(&mut self, keep: &[&str]) {
+        for (name, value) in HEAVY_TRAFFIC_VARS {
+            if !keep.contains(&name) {
+                self.extra_vars
+                    .entry(name.to_string())
+                    .or_insert_with(|| value.to_string());
+            }
+        }
+    }
+}
+
 pub struct Launched {
     pub stack: Stack,
     pub record: RunRecord,

@@ -55,12 +55,7 @@ pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
     run_args.seed = Some(seed);
     let mut options = launch_options(global, &run_args, run_id.clone());
     // Background writers: thousands of requests from one client.
-    for (name, value) in launch::HEAVY_TRAFFIC_VARS {
-        options
-            .extra_vars
-            .entry(name.to_string())
-            .or_insert_with(|| value.to_string());
-    }
+    options.heavy_traffic(&[]);
     let out = match &args.out {
         Some(dir) => dir.clone(),
         None => workspace.run_dir(&run_id)?,

@@ -72,15 +72,7 @@ async fn restore(global: &Global, args: DrillRestoreArgs) -> Result<i32> {
     // Writers need the raised limits; the auth limit stays as configured,
     // because the rate_limits journey must still be refused (the writers
     // sign in once).
-    for (name, value) in launch::HEAVY_TRAFFIC_VARS
-        .into_iter()
-        .filter(|(name, _)| *name != "GAUNTLET_RATE_LIMIT_AUTH")
-    {
-        options
-            .extra_vars
-            .entry(name.to_string())
-            .or_insert_with(|| value.to_string());
-    }
+    options.heavy_traffic(&["GAUNTLET_RATE_LIMIT_AUTH"]);
     let out = match &args.out {
         Some(dir) => dir.clone(),
         None => workspace.run_dir(&run_id)?,
@@ -92,15 +84,7 @@ async fn restore(global: &Global, args: DrillRestoreArgs) -> Result<i32> {
         if config.sabotage.is_empty() {
             String::new()
         } else {
-            format!(
-                ", sabotage [{}]",
-                config
-                    .sabotage
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!(", sabotage [{}]", drill::describe(&config.sabotage))
         }
     );
     let outcome = interruptible(async {

@@ -94,12 +94,7 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
     let mut launch = launch_options(global, &run_args, run_id.clone());
     // Thousands of requests from one client; order-stage cases register a
     // producer each.
-    for (name, value) in launch::HEAVY_TRAFFIC_VARS {
-        launch
-            .extra_vars
-            .entry(name.to_string())
-            .or_insert_with(|| value.to_string());
-    }
+    launch.heavy_traffic(&[]);
     let out = match &args.out {
         Some(dir) => dir.clone(),
         None => workspace.run_dir(&run_id)?,

@@ -65,7 +65,15 @@ pub fn gauntlet(project: &str, args: &[&str]) -> Command {
 }
 
 pub fn run(project: &str, args: &[&str]) -> Output {
-    let out = gauntlet(project, args).output().expect("gauntlet runs");
+    run_with_env(project, args, &[])
+}
+
+/// [`run`] with extra environment variables (compose variables, say).
+pub fn run_with_env(project: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = gauntlet(project, args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("gauntlet runs");
     eprintln!(
         "$ gauntlet --project {project} {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
         args.join(" "),
@@ -171,4 +179,39 @@ pub fn docker(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Starts `gauntlet ARGS` and reads its stdout until a line contains
+/// `marker`; returns the running child and the lines seen.
+pub fn spawn_until(
+    project: &str,
+    args: &[&str],
+    marker: &str,
+) -> (std::process::Child, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = gauntlet(project, args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let found = line.contains(marker);
+        seen.push(line);
+        if found {
+            break;
+        }
+    }
+    (child, seen)
+}
+
+/// Ctrl-C to a child, then its exit code.
+pub fn interrupt(mut child: std::process::Child) -> Option<i32> {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    child.wait().unwrap().code()
 }
