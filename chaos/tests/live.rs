@@ -126,7 +126,7 @@ async fn experiments_run_end_to_end_and_heal_removes_faults() {
     let reasons = report.verdict.reasons().join("\n");
     assert!(
         reasons.contains("no_such_service:4: kill_container names service `mysql`, which")
-            && reasons.contains("services: postgres, redis, toxiproxy, app"),
+            && reasons.contains("services: postgres, backup, redis, toxiproxy, app"),
         "{reasons}"
     );
 
