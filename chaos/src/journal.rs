@@ -73,6 +73,20 @@ pub struct TimelineEvent {
     pub detail: String,
 }
 
+/// One timeline line, as the terminal and the reports show it:
+/// `+  3.185s  fault_injected        kill_container postgres`.
+impl std::fmt::Display for TimelineEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "+{:>7.3}s  {:<20}  {}",
+            self.at_ms as f64 / 1000.0,
+            self.kind.name(),
+            self.detail
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -216,17 +230,7 @@ impl ExperimentReport {
 
     /// The timeline as terminal lines: `  +12.345s  fault_injected  ...`.
     pub fn timeline_lines(&self) -> Vec<String> {
-        self.timeline
-            .iter()
-            .map(|e| {
-                format!(
-                    "  +{:>7.3}s  {:<20}  {}",
-                    e.at_ms as f64 / 1000.0,
-                    e.kind.name(),
-                    e.detail
-                )
-            })
-            .collect()
+        self.timeline.iter().map(|e| format!("  {e}")).collect()
     }
 
     /// One line: name, verdict, recovery time, ledger.

@@ -14,15 +14,7 @@ fn timeline(report: &DrillReport) -> String {
     report
         .timeline
         .iter()
-        .map(|e| {
-            format!(
-                "+{:>7.3}s {:<12} {}{}",
-                e.at_ms as f64 / 1000.0,
-                e.step,
-                e.detail,
-                if e.ok { "" } else { "  <-- FAILED" }
-            )
-        })
+        .map(|e| e.to_string())
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -202,7 +194,7 @@ mod tests {
         assert!(failure.attribute("message").unwrap().contains("feed_items"));
         let text = failure.text().unwrap_or_default();
         assert!(
-            text.contains("verify") && text.contains("<-- FAILED"),
+            text.contains("verify") && text.contains("[FAILED]"),
             "{text}"
         );
     }

@@ -179,6 +179,21 @@ pub struct DrillEvent {
     pub ok: bool,
 }
 
+/// One timeline line, as the terminal and the reports show it:
+/// `+  3.185s  backup        gauntlet-...: 101.7 KiB in 0.1 s`.
+impl fmt::Display for DrillEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "+{:>7.3}s  {:<12}  {}{}",
+            self.at_ms as f64 / 1000.0,
+            self.step,
+            self.detail,
+            if self.ok { "" } else { "  [FAILED]" }
+        )
+    }
+}
+
 /// A verification or a threshold, with what was seen.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {

@@ -93,14 +93,7 @@ async fn run_all(
     for experiment in experiments {
         outln!("\n== {}: {}", experiment.name, experiment.title);
         let result = interruptible(async {
-            let mut print = |e: &TimelineEvent| {
-                outln!(
-                    "  +{:>7.3}s  {:<20}  {}",
-                    e.at_ms as f64 / 1000.0,
-                    e.kind.name(),
-                    e.detail
-                );
-            };
+            let mut print = |e: &TimelineEvent| outln!("  {e}");
             Ok(gauntlet_chaos::run_experiment(&ctx, experiment, &mut print).await)
         })
         .await;

@@ -92,15 +92,7 @@ async fn restore(global: &Global, args: DrillRestoreArgs) -> Result<i32> {
         let ctx = ChaosContext::from_stack(launched.stack, seed)
             .await
             .map_err(|e| Error::CheckFailed(e.to_string()))?;
-        let mut print = |e: &DrillEvent| {
-            outln!(
-                "  +{:>7.3}s  {:<12}  {}{}",
-                e.at_ms as f64 / 1000.0,
-                e.step,
-                e.detail,
-                if e.ok { "" } else { "  [FAILED]" }
-            );
-        };
+        let mut print = |e: &DrillEvent| outln!("  {e}");
         Ok(drill::run_drill(&ctx, &config, &mut print).await)
     })
     .await;
