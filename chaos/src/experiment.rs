@@ -33,8 +33,10 @@
 //!
 //! Parsing is strict: unknown keys, unknown probe types and actions, bad
 //! durations, signals and toxics are errors that name `FILE:LINE:COL`.
-//! Service, proxy and process names are checked against the stack when the
-//! experiment runs (see [`crate::runner`]).
+//! What an experiment needs from the project file (PM2, endpoints, data
+//! services, secrets) is checked before anything starts
+//! ([`crate::runner::check_config`]); service, proxy and process names
+//! against the stack when the experiment runs (see [`crate::runner`]).
 
 mod fields;
 mod parse;
@@ -99,10 +101,11 @@ pub enum ProbeKind {
         min_restarts: Option<u64>,
         max_restarts: Option<u64>,
     },
-    /// A SQL query run with `psql` in the `postgres` service; the first
-    /// cell of the first row must equal `expect`.
+    /// A SQL query run with `psql` on the project's postgres data service
+    /// (`[data]`); the first cell of the first row must equal `expect`.
     Sql { query: String, expect: String },
-    /// A `redis-cli` command in a service; its reply must equal `expect`.
+    /// A `redis-cli` command on the redis data service (`[data]`) that runs
+    /// in `service`; its reply must equal `expect`.
     Redis {
         service: String,
         command: Vec<String>,

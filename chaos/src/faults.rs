@@ -47,7 +47,7 @@ pub async fn apply(ctx: &ChaosContext, action: &Action) -> Result<Applied, NotAp
 }
 
 async fn apply_inner(ctx: &ChaosContext, action: &Action) -> Result<Applied, String> {
-    let stack = &ctx.stack;
+    let stack = ctx.stack();
     let docker = |e: gauntlet_harness::Error| e.to_string();
     let mut applied = Applied::default();
     match action {
@@ -163,7 +163,7 @@ pub async fn prove(
     action: &Action,
     applied: &Applied,
 ) -> Result<String, String> {
-    let stack = &ctx.stack;
+    let stack = ctx.stack();
     let timeout = match action {
         Action::Pm2Resurrect | Action::Pm2Restart { .. } => PM2_PROVE_TIMEOUT,
         Action::StopContainer { grace, .. } | Action::RestartContainer { grace, .. } => {
@@ -392,8 +392,8 @@ async fn crash_loop(
     let mut argv = vec!["sh", "-c", CRASH_LOOP_SH, "sh"];
     argv.extend(args.iter().map(String::as_str));
     let out = ctx
-        .stack
-        .exec(&service, &argv)
+        .stack()
+        .exec(service, &argv)
         .await
         .map_err(|e| e.to_string())?;
     applied.pids = out
@@ -465,7 +465,7 @@ echo out-of-kills
 "#;
 
 async fn pm2_list(ctx: &ChaosContext) -> Result<Vec<Pm2Process>, String> {
-    pm2::processes(&ctx.stack)
+    pm2::processes(ctx.stack())
         .await
         .map_err(|e| format!("pm2 jlist: {e}"))
 }
@@ -485,17 +485,22 @@ async fn find(ctx: &ChaosContext, process: &str) -> Result<Pm2Process, String> {
         .ok_or_else(|| format!("PM2 has no process `{process}` (processes: {names})"))
 }
 
-fn pm2_service(ctx: &ChaosContext) -> Result<String, String> {
-    ctx.pm2_service()
-        .ok_or_else(|| "no service is labelled dev.gauntlet.pm2=true in the compose file".into())
+/// The PM2 service (`[pm2]`); experiments that need one are refused
+/// before they start without it, so this error is for direct callers.
+fn pm2_service(ctx: &ChaosContext) -> Result<&str, String> {
+    ctx.sut()
+        .config
+        .require_pm2("this action")
+        .map(|p| p.service.as_str())
+        .map_err(|e| e.to_string())
 }
 
 /// A PM2 command in the PM2 service; a non-zero exit is an error.
 async fn pm2_cli(ctx: &ChaosContext, argv: &[&str]) -> Result<(), String> {
     let service = pm2_service(ctx)?;
     let out = ctx
-        .stack
-        .exec(&service, argv)
+        .stack()
+        .exec(service, argv)
         .await
         .map_err(|e| e.to_string())?;
     if out.exit_code == 0 {
@@ -516,9 +521,9 @@ async fn signal_pid(ctx: &ChaosContext, pid: i64, signal: &Signal) -> Result<(),
     let service = pm2_service(ctx)?;
     let pid_text = pid.to_string();
     let out = ctx
-        .stack
+        .stack()
         .exec(
-            &service,
+            service,
             &[
                 "sh",
                 "-c",
@@ -556,8 +561,8 @@ async fn alive_pids(ctx: &ChaosContext, pids: &[i64]) -> Result<Vec<i64>, String
     argv.extend(pids.iter().map(i64::to_string));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let out = ctx
-        .stack
-        .exec(&service, &argv)
+        .stack()
+        .exec(service, &argv)
         .await
         .map_err(|e| e.to_string())?;
     Ok(out

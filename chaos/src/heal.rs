@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use gauntlet_harness::pm2;
 
+use crate::names::TOXIPROXY;
 use crate::{ChaosContext, ChaosError};
 
 /// How long a restarted service may take to become healthy again.
@@ -22,7 +23,7 @@ const SETTLE: Duration = Duration::from_secs(3);
 /// (errored, stopped, or stuck in `waiting restart`). Returns what was
 /// done (empty if nothing was wrong); `Err` lists what could not be fixed.
 pub async fn heal(ctx: &ChaosContext) -> Result<Vec<String>, ChaosError> {
-    let stack = &ctx.stack;
+    let stack = ctx.stack();
     let mut done = Vec::new();
     let mut failures = Vec::new();
 
@@ -61,7 +62,7 @@ pub async fn heal(ctx: &ChaosContext) -> Result<Vec<String>, ChaosError> {
         }
     }
 
-    if stack.compose().endpoint("toxiproxy").is_some() {
+    if ctx.sut().has_endpoint(TOXIPROXY) {
         let api = ctx.proxy().await;
         match api.proxies().await {
             Ok(list) => {
@@ -92,7 +93,7 @@ pub async fn heal(ctx: &ChaosContext) -> Result<Vec<String>, ChaosError> {
     if let Some(service) = ctx.pm2_service() {
         match pm2::processes(stack).await {
             Ok(list) if list.is_empty() => {
-                match pm2_cli(ctx, &service, &["pm2", "resurrect"]).await {
+                match pm2_cli(ctx, service, &["pm2", "resurrect"]).await {
                     Ok(()) => done.push("pm2 resurrect (the daemon was down)".into()),
                     Err(e) => failures.push(e),
                 }
@@ -106,7 +107,7 @@ pub async fn heal(ctx: &ChaosContext) -> Result<Vec<String>, ChaosError> {
                 match pm2::processes(stack).await {
                     Ok(list) => {
                         for p in list.iter().filter(|p| p.status != "online") {
-                            match pm2_cli(ctx, &service, &["pm2", "restart", &p.name]).await {
+                            match pm2_cli(ctx, service, &["pm2", "restart", &p.name]).await {
                                 Ok(()) => {
                                     done.push(format!("pm2 restart {} (was {})", p.name, p.status))
                                 }
@@ -130,7 +131,7 @@ pub async fn heal(ctx: &ChaosContext) -> Result<Vec<String>, ChaosError> {
 
 async fn pm2_cli(ctx: &ChaosContext, service: &str, argv: &[&str]) -> Result<(), String> {
     let out = ctx
-        .stack
+        .stack()
         .exec(service, argv)
         .await
         .map_err(|e| format!("`{}`: {e}", argv.join(" ")))?;

@@ -22,29 +22,39 @@ pub mod probes;
 pub mod proxy;
 pub mod runner;
 
-use std::fmt;
+use std::collections::BTreeMap;
 
 use gauntlet_harness::stack::Stack;
+use gauntlet_harness::sut::Sut;
 
 pub use experiment::{load, load_dir, Action, Experiment, ExperimentError, Probe, ProbeKind, Step};
 pub use heal::heal;
 pub use journal::{
     EventKind, ExperimentReport, ProbeResult, Recovery, ThresholdResult, TimelineEvent, Verdict,
 };
-pub use runner::run_experiment;
+pub use runner::{check_experiments, run_experiment};
 
-/// Errors outside an experiment's verdict: the stack or the fault proxy
-/// cannot be reached at all.
+/// The names chaos looks up in the project file (`gauntlet.toml`), each
+/// needed only by what uses it.
+pub mod names {
+    /// Endpoint of the fault proxy's API (proxy faults, healing, the
+    /// drill's fence).
+    pub const TOXIPROXY: &str = "toxiproxy";
+    /// Endpoint of the system's API (background writers, reconciliation,
+    /// the drill).
+    pub const API: &str = "api";
+    /// Endpoint of the notification sink (reconciliation reads its
+    /// deliveries).
+    pub const SINK: &str = "sink";
+    /// Secret sent as `X-Admin-Token` (admin probes, writer set-up, the DLQ).
+    pub const ADMIN_TOKEN: &str = "admin_token";
+    /// Secret keying the storefront webhooks' HMAC.
+    pub const WEBHOOK_SECRET: &str = "webhook_secret";
+}
+
+/// Errors outside an experiment's verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum ChaosError {
-    #[error("{what}: {source}")]
-    Stack {
-        what: String,
-        #[source]
-        source: gauntlet_harness::Error,
-    },
-    #[error("fault proxy at {url}: {message}")]
-    Proxy { url: String, message: String },
     #[error("healing left faults in place: {}", failures.join("; "))]
     Heal {
         /// What was done before and after the failures.
@@ -53,102 +63,93 @@ pub enum ChaosError {
     },
 }
 
-/// What an experiment needs to know about the stack it runs on.
-///
-/// URLs here are the ones seen when the context was built; probes ask the
-/// stack again on every call, because a restarted container gets new host
-/// ports.
-#[derive(Clone)]
-pub struct ChaosContext {
-    pub stack: Stack,
-    pub api_url: String,
-    /// `X-Admin-Token` of the run (never logged).
-    pub admin_token: Option<String>,
-    /// The storefront webhook secret of the run (never logged).
-    pub shopify_secret: Option<String>,
-    pub sink_url: String,
-    pub toxiproxy_url: String,
-    pub seed: u64,
-}
-
-impl fmt::Debug for ChaosContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChaosContext")
-            .field("run", &self.stack.run_id())
-            .field("api_url", &self.api_url)
-            .field("sink_url", &self.sink_url)
-            .field("toxiproxy_url", &self.toxiproxy_url)
-            .field("seed", &self.seed)
-            .finish_non_exhaustive()
+/// A bad experiment file or folder is a usage error (exit 2).
+impl From<ExperimentError> for gauntlet_harness::Error {
+    fn from(e: ExperimentError) -> Self {
+        gauntlet_harness::Error::Usage(e.to_string())
     }
 }
 
+/// The system under test as chaos acts on it: a [`Sut`] with a stack
+/// (containers, PM2, SQL), which [`ChaosContext::new`] makes sure of.
+///
+/// URLs in the [`Sut`] are the ones seen when it was built; probes and
+/// faults ask the stack again ([`ChaosContext::endpoint`]), because a
+/// restarted container gets new host ports.
+#[derive(Clone, Debug)]
+pub struct ChaosContext {
+    sut: Sut,
+}
+
 impl ChaosContext {
-    /// URLs and secrets asked from the running stack: the `api`, `sink` and
-    /// `toxiproxy` endpoints, and `ADMIN_TOKEN` / `SHOPIFY_WEBHOOK_SECRET`
-    /// from the PM2 service's environment.
-    pub async fn from_stack(stack: Stack, seed: u64) -> Result<ChaosContext, ChaosError> {
-        let fail = |what: &str| {
-            let what = what.to_string();
-            move |source| ChaosError::Stack { what, source }
-        };
-        let app = stack
-            .compose()
-            .pm2_service()
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| "app".into());
-        let secret = |name: &'static str| {
-            let (stack, app) = (stack.clone(), app.clone());
-            async move {
-                stack
-                    .env_var(&app, name)
-                    .await
-                    .map(|v| v.filter(|v| !v.is_empty()))
-            }
-        };
-        Ok(ChaosContext {
-            api_url: stack.endpoint_url("api").await.map_err(fail("api URL"))?,
-            sink_url: stack.endpoint_url("sink").await.map_err(fail("sink URL"))?,
-            // A stack without the fault proxy can still run container and
-            // PM2 experiments; proxy faults are refused by the stack check.
-            toxiproxy_url: match stack.compose().endpoint("toxiproxy") {
-                Some(_) => stack
-                    .endpoint_url("toxiproxy")
-                    .await
-                    .map_err(fail("fault proxy URL (endpoint `toxiproxy`)"))?,
-                None => String::new(),
-            },
-            admin_token: secret("ADMIN_TOKEN")
-                .await
-                .map_err(fail("ADMIN_TOKEN of the app"))?,
-            shopify_secret: secret("SHOPIFY_WEBHOOK_SECRET")
-                .await
-                .map_err(fail("SHOPIFY_WEBHOOK_SECRET of the app"))?,
-            stack,
-            seed,
-        })
+    /// Fails with a usage error when the system under test has no stack
+    /// (a `--target` deployment: nothing to inject faults into).
+    pub fn new(sut: Sut) -> gauntlet_harness::Result<ChaosContext> {
+        sut.stack()?;
+        Ok(ChaosContext { sut })
+    }
+
+    pub fn sut(&self) -> &Sut {
+        &self.sut
+    }
+
+    pub fn stack(&self) -> &Stack {
+        self.sut
+            .stack_opt()
+            .expect("ChaosContext::new made sure there is a stack")
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.sut.seed
     }
 
     /// The named endpoint's URL now (asked from Docker, so right after a
     /// restart too).
     pub async fn endpoint(&self, name: &str) -> Result<String, String> {
-        self.stack
-            .endpoint_url(name)
-            .await
-            .map_err(|e| e.to_string())
+        self.sut.endpoint_now(name).await.map_err(|e| e.to_string())
     }
 
-    /// The service PM2 runs in (the compose file's `dev.gauntlet.pm2`).
-    pub fn pm2_service(&self) -> Option<String> {
-        self.stack.compose().pm2_service().map(|s| s.name.clone())
+    /// The service PM2 runs in (`[pm2]` of the project file), if any.
+    pub fn pm2_service(&self) -> Option<&str> {
+        self.sut.config.pm2.as_ref().map(|p| p.service.as_str())
     }
 
     /// The fault proxy's API, at its current URL.
     pub async fn proxy(&self) -> proxy::ProxyApi {
-        let url = self
-            .endpoint("toxiproxy")
-            .await
-            .unwrap_or_else(|_| self.toxiproxy_url.clone());
+        let url = match self.sut.endpoint_now(names::TOXIPROXY).await {
+            Ok(url) => url,
+            Err(_) => self
+                .sut
+                .endpoint(names::TOXIPROXY)
+                .unwrap_or_default()
+                .to_string(),
+        };
         proxy::ProxyApi::new(&url)
+    }
+
+    /// The system under test with every endpoint's URL as Docker reports it
+    /// now, for journeys (which read URLs from the [`Sut`] they are given).
+    /// The primary endpoint must have one; any other whose service is down
+    /// is left out (a journey that needs it says so).
+    pub async fn sut_now(&self) -> Result<Sut, String> {
+        let primary = Sut::primary_endpoint(&self.sut.config);
+        let mut endpoints = BTreeMap::new();
+        for name in self.sut.endpoints().keys() {
+            match self.sut.endpoint_now(name).await {
+                Ok(url) => {
+                    endpoints.insert(name.clone(), url);
+                }
+                Err(e) if *name == primary => {
+                    return Err(format!("endpoint `{name}` unavailable: {e}"))
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(Sut::assemble(
+            self.sut.config.clone(),
+            endpoints,
+            self.sut.secrets().clone(),
+            self.sut.seed,
+        ))
     }
 }

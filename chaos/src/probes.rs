@@ -1,15 +1,19 @@
 //! Probes: one look at the system through its public interfaces (HTTP, the
-//! PM2 CLI, SQL, `redis-cli`, a synthetic journey). A probe never changes
+//! PM2 CLI, SQL and `redis-cli` on the project's data services, a synthetic
+//! journey). A probe never changes
 //! what it looks at, and every result says what was observed, pass or fail.
 
 use std::time::{Duration, Instant};
 
+use gauntlet_harness::config::{Config, DataKind};
+use gauntlet_harness::invariants;
 use gauntlet_harness::pm2::{self, Pm2Process};
 use gauntlet_harness::target::error_chain;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::experiment::{Probe, ProbeKind};
+use crate::names::ADMIN_TOKEN;
 use crate::ChaosContext;
 
 /// What one evaluation of a probe saw.
@@ -35,7 +39,7 @@ impl Round {
     pub async fn pm2(&self, ctx: &ChaosContext) -> Result<Vec<Pm2Process>, String> {
         self.pm2
             .get_or_init(|| async {
-                pm2::processes(&ctx.stack)
+                pm2::processes(ctx.stack())
                     .await
                     .map_err(|e| format!("pm2 jlist: {e}"))
             })
@@ -103,7 +107,7 @@ async fn check(ctx: &ChaosContext, http: &reqwest::Client, probe: &Probe, round:
                 .map_err(|e| format!("endpoint `{endpoint}` unavailable: {e}"))?;
             let mut request = http.get(format!("{base}{path}")).timeout(probe.timeout);
             if *admin {
-                if let Some(token) = &ctx.admin_token {
+                if let Some(token) = ctx.sut().secret(ADMIN_TOKEN) {
                     request = request.header("X-Admin-Token", token);
                 }
             }
@@ -138,7 +142,7 @@ async fn check(ctx: &ChaosContext, http: &reqwest::Client, probe: &Probe, round:
             check_pm2(&list, process, status, *min_restarts, *max_restarts)
         }
         ProbeKind::Sql { query, expect } => {
-            let rows = gauntlet_harness::invariants::query(&ctx.stack, query)
+            let rows = invariants::sql(ctx.sut(), query)
                 .await
                 .map_err(|e| e.to_string())?;
             let cell = rows
@@ -156,27 +160,18 @@ async fn check(ctx: &ChaosContext, http: &reqwest::Client, probe: &Probe, round:
             command,
             expect,
         } => {
-            let mut argv = vec!["redis-cli"];
-            argv.extend(command.iter().map(String::as_str));
-            let out = ctx
-                .stack
-                .exec(service, &argv)
+            let data = redis_data(&ctx.sut().config, service)
+                .ok_or_else(|| format!("no redis data service in `{service}`"))?;
+            let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+            let reply = invariants::redis(ctx.sut(), data, &argv)
                 .await
                 .map_err(|e| e.to_string())?;
-            let reply = out.stdout.trim();
-            if out.exit_code != 0 {
-                return Err(format!(
-                    "redis-cli exited with {}: {}",
-                    out.exit_code,
-                    first_line(&format!("{}{}", out.stderr, out.stdout))
-                ));
-            }
-            if reply == expect {
+            if reply == *expect {
                 Ok(format!("reply `{reply}`"))
             } else {
                 Err(format!(
                     "reply `{}` (expected `{expect}`)",
-                    first_line(reply)
+                    first_line(&reply)
                 ))
             }
         }
@@ -187,19 +182,10 @@ async fn check(ctx: &ChaosContext, http: &reqwest::Client, probe: &Probe, round:
 async fn run_journey(ctx: &ChaosContext, name: &str, budget: Duration) -> Seen {
     let defs = gauntlet_journeys::select(&[name.to_string()])
         .map_err(|unknown| format!("unknown journey {}", unknown.join(", ")))?;
-    let api = ctx.endpoint("api").await?;
     let config = gauntlet_journeys::RunConfig {
         run_id: format!("chaos{}", rand::random::<u32>()),
-        seed: ctx.seed,
-        targets: gauntlet_journeys::Targets {
-            api,
-            web: ctx.endpoint("web").await.ok(),
-            sink: ctx.endpoint("sink").await.ok(),
-        },
-        secrets: gauntlet_journeys::Secrets {
-            admin_token: ctx.admin_token.clone(),
-            shopify_secret: ctx.shopify_secret.clone(),
-        },
+        seed: ctx.seed(),
+        sut: ctx.sut_now().await?,
         budget,
         retries: 0,
     };
@@ -223,6 +209,16 @@ async fn run_journey(ctx: &ChaosContext, name: &str, budget: Duration) -> Seen {
             Err(format!("{other:?}{step}").to_lowercase())
         }
     }
+}
+
+/// The name of the redis data service (`[data]`) that runs in `service`:
+/// Redis probes go through it (its password, if it has one).
+pub fn redis_data<'c>(config: &'c Config, service: &str) -> Option<&'c str> {
+    config
+        .data
+        .iter()
+        .find(|(_, d)| d.kind == DataKind::Redis && d.service == service)
+        .map(|(name, _)| name.as_str())
 }
 
 /// The HTTP checks on an answer already received.

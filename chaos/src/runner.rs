@@ -1,7 +1,8 @@
 //! One experiment end to end:
 //!
-//! 1. the experiment is checked against the stack (services, endpoints,
-//!    proxies, PM2 processes it names);
+//! 1. the experiment is checked against the project file (PM2, endpoints,
+//!    data services and secrets it uses) and the stack (services, proxies,
+//!    PM2 processes it names);
 //! 2. the steady state must hold, or nothing is injected;
 //! 3. background writers start, if the experiment has `[writers]`;
 //! 4. the method's faults are injected in order, each proven; a step with a
@@ -16,7 +17,7 @@
 
 mod check;
 
-pub use check::check_stack;
+pub use check::{check_config, check_experiments, check_stack};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -31,7 +32,7 @@ use crate::journal::{
     ActionRecord, ActionStage, DuringFaultResult, EventKind, ExperimentReport, Journal, Phase,
     ProbeResult, ProbeRole, Recovery, ThresholdResult, TimelineEvent, Verdict,
 };
-use crate::ledger::{self, WriteLedger, WriterConfig, WriterTarget, Writers};
+use crate::ledger::{self, WriteLedger, WriterConfig, Writers};
 use crate::probes::{self, Round};
 use crate::ChaosContext;
 
@@ -44,7 +45,7 @@ pub const CONFIRM_ROUNDS: u32 = 3;
 /// acknowledged writes from before it.
 pub const WRITERS_WARMUP: Duration = Duration::from_secs(2);
 
-/// Runs `exp` on the stack of `ctx`; `on_event` sees each timeline event as
+/// Runs `exp` on the system of `ctx`; `on_event` sees each timeline event as
 /// it happens. Never fails: everything that goes wrong is in the verdict.
 pub async fn run_experiment(
     ctx: &ChaosContext,
@@ -91,7 +92,7 @@ pub async fn run_experiment(
         file: exp.path.as_ref().map(|p| p.display().to_string()),
         started_at: started_at.to_rfc3339(),
         millis: start.elapsed().as_millis() as u64,
-        seed: ctx.seed,
+        seed: ctx.seed(),
         verdict: if reasons.is_empty() {
             Verdict::Passed
         } else {
@@ -231,7 +232,7 @@ impl Run<'_, '_> {
             *self.first_failed.lock().unwrap_or_else(|e| e.into_inner());
 
         // 6. The ledger.
-        if let (Some((writers, target)), Some(spec)) = (writers, &self.exp.writers) {
+        if let (Some(writers), Some(spec)) = (writers, &self.exp.writers) {
             let ledger = writers.stop().await;
             self.journal.event(
                 EventKind::WritersStopped,
@@ -240,7 +241,7 @@ impl Run<'_, '_> {
                     human(spec.settle)
                 ),
             );
-            match ledger::reconcile(&self.ctx.stack, &target, &ledger, spec.settle).await {
+            match ledger::reconcile(self.ctx.sut(), &ledger, spec.settle).await {
                 Ok(r) => {
                     self.journal
                         .event(EventKind::WritersReconciled, r.summary_line());
@@ -261,21 +262,15 @@ impl Run<'_, '_> {
     async fn start_writers(
         &self,
         spec: &crate::experiment::WritersSpec,
-    ) -> Result<(Writers, WriterTarget), String> {
-        let target = WriterTarget {
-            api: self.ctx.endpoint("api").await?,
-            admin_token: self.ctx.admin_token.clone(),
-            shopify_secret: self.ctx.shopify_secret.clone(),
-            sink: Some(self.ctx.endpoint("sink").await?),
-        };
+    ) -> Result<Writers, String> {
         let config = WriterConfig {
             checkouts_per_sec: spec.checkouts_per_sec,
             webhooks_per_sec: spec.webhooks_per_sec,
             credits_per_sec: spec.credits_per_sec,
-            seed: self.ctx.seed,
+            seed: self.ctx.seed(),
             request_timeout: spec.request_timeout,
         };
-        let writers = Writers::start(target.clone(), config, WriteLedger::new())
+        let writers = Writers::start(self.ctx.sut(), config, WriteLedger::new())
             .await
             .map_err(|e| e.to_string())?;
         self.journal.event(
@@ -289,7 +284,7 @@ impl Run<'_, '_> {
             ),
         );
         tokio::time::sleep(WRITERS_WARMUP).await;
-        Ok((writers, target))
+        Ok(writers)
     }
 
     /// The method, undos and rollbacks. Returns when the fault is over.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::start;
 use gauntlet_chaos::ledger::{
-    reconcile, WriteKind, WriteLedger, WriteOutcome, WriterConfig, WriterTarget, Writers,
+    reconcile, WriteKind, WriteLedger, WriteOutcome, WriterConfig, Writers,
 };
 
 fn config(rate: f64, seed: u64) -> WriterConfig {
@@ -43,8 +43,7 @@ async fn ledger_every_acknowledged_write_is_there_once_and_every_event_delivered
     let Some(run) = start("healthy", "").await else {
         return;
     };
-    let target = WriterTarget::from_stack(&run.stack).await.unwrap();
-    let writers = Writers::start(target.clone(), config(3.0, 1), WriteLedger::new())
+    let writers = Writers::start(&run.sut, config(3.0, 1), WriteLedger::new())
         .await
         .expect("writers set up");
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -70,7 +69,7 @@ async fn ledger_every_acknowledged_write_is_there_once_and_every_event_delivered
     );
 
     let started = Instant::now();
-    let rec = reconcile(&run.stack, &target, &ledger, Duration::from_secs(30))
+    let rec = reconcile(&run.sut, &ledger, Duration::from_secs(30))
         .await
         .expect("reconcile");
     eprintln!(
@@ -109,8 +108,7 @@ async fn ledger_counts_events_published_past_a_stopped_redis_as_missing() {
     let Some(run) = start("redis-down", "outbox_skipped_when_redis_down").await else {
         return;
     };
-    let target = WriterTarget::from_stack(&run.stack).await.unwrap();
-    let writers = Writers::start(target.clone(), config(3.0, 2), WriteLedger::new())
+    let writers = Writers::start(&run.sut, config(3.0, 2), WriteLedger::new())
         .await
         .expect("writers set up");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -130,7 +128,7 @@ async fn ledger_counts_events_published_past_a_stopped_redis_as_missing() {
     let ledger = writers.stop().await;
 
     let started = Instant::now();
-    let rec = reconcile(&run.stack, &target, &ledger, Duration::from_secs(45))
+    let rec = reconcile(&run.sut, &ledger, Duration::from_secs(45))
         .await
         .expect("reconcile");
     eprintln!(
@@ -177,8 +175,7 @@ async fn ledger_finds_no_event_lost_across_a_redis_stop_on_a_correct_system() {
     let Some(run) = start("redis-ok", "").await else {
         return;
     };
-    let target = WriterTarget::from_stack(&run.stack).await.unwrap();
-    let writers = Writers::start(target.clone(), config(3.0, 3), WriteLedger::new())
+    let writers = Writers::start(&run.sut, config(3.0, 3), WriteLedger::new())
         .await
         .expect("writers set up");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -196,7 +193,7 @@ async fn ledger_finds_no_event_lost_across_a_redis_stop_on_a_correct_system() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let ledger = writers.stop().await;
 
-    let rec = reconcile(&run.stack, &target, &ledger, Duration::from_secs(60))
+    let rec = reconcile(&run.sut, &ledger, Duration::from_secs(60))
         .await
         .expect("reconcile");
     eprintln!(

@@ -72,9 +72,7 @@ async fn experiments_run_end_to_end_and_heal_removes_faults() {
     let Some(run_) = start("chaos", "").await else {
         return;
     };
-    let ctx = ChaosContext::from_stack(run_.stack.clone(), 7)
-        .await
-        .expect("chaos context");
+    let ctx = ChaosContext::new(run_.sut.clone()).expect("chaos context");
 
     // ---- verdicts that must fail, quickly, without breaking anything
     let report = run(

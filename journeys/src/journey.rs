@@ -1,13 +1,14 @@
 //! The context one journey runs in: where the system is, the run's
 //! secrets, seeded fake data, and the step recorder.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use fake::faker::name::en::{FirstName, LastName};
 use fake::rand::rngs::ChaCha8Rng;
 use fake::rand::{RngExt, SeedableRng};
 use fake::Fake;
+
+use gauntlet_harness::sut::Sut;
 
 use crate::report::{Exchange, StepReport, StepResult};
 use crate::request::{Body, Req, Resp, Service};
@@ -29,31 +30,9 @@ impl Failure {
     }
 }
 
-/// Base URLs of the system's services.
-#[derive(Debug, Clone)]
-pub struct Targets {
-    pub api: String,
-    pub web: Option<String>,
-    pub sink: Option<String>,
-}
-
-/// Secrets the run knows; never logged, never in reports.
-#[derive(Clone, Default)]
-pub struct Secrets {
-    pub admin_token: Option<String>,
-    pub shopify_secret: Option<String>,
-}
-
-impl fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secrets { .. redacted .. }")
-    }
-}
-
 pub struct Journey {
     pub name: &'static str,
-    targets: Targets,
-    secrets: Secrets,
+    sut: Sut,
     http: reqwest::Client,
     rng: ChaCha8Rng,
     /// Makes every e-mail, key and external id unique to this attempt, so
@@ -66,8 +45,7 @@ pub struct Journey {
 impl Journey {
     pub fn new(
         name: &'static str,
-        targets: Targets,
-        secrets: Secrets,
+        sut: Sut,
         seed: u64,
         nonce: String,
     ) -> Journey {
@@ -80,8 +58,7 @@ impl Journey {
         let stream = name.bytes().fold(seed, |h, b| h.rotate_left(5) ^ b as u64);
         Journey {
             name,
-            targets,
-            secrets,
+            sut,
             http,
             rng: ChaCha8Rng::seed_from_u64(stream),
             nonce,
@@ -163,41 +140,44 @@ impl Journey {
     }
 
     pub fn has(&self, service: Service) -> bool {
-        match service {
-            Service::Api => true,
-            Service::Web => self.targets.web.is_some(),
-            Service::Sink => self.targets.sink.is_some(),
-        }
+        self.sut.has_endpoint(service.endpoint())
+    }
+
+    /// The system under test this journey runs against.
+    pub fn sut(&self) -> &Sut {
+        &self.sut
+    }
+
+    /// A secret the project declares (`[secrets]`), or a failure saying
+    /// where it comes from.
+    pub fn secret(&self, name: &str) -> Result<String, Failure> {
+        self.sut.secret(name).map(String::from).ok_or_else(|| {
+            let variable = self
+                .sut
+                .config
+                .secrets
+                .get(name)
+                .map(|s| s.variable.clone())
+                .unwrap_or_else(|| format!("GAUNTLET_{}", name.to_uppercase()));
+            Failure::new(format!(
+                "this journey needs the secret `{name}` (set {variable} with --target)"
+            ))
+        })
     }
 
     pub fn admin_token(&self) -> Result<String, Failure> {
-        self.secrets.admin_token.clone().ok_or_else(|| {
-            Failure::new("this journey needs the system's admin token (set GAUNTLET_ADMIN_TOKEN with --target)")
-        })
+        self.secret("admin_token")
     }
 
     pub fn shopify_secret(&self) -> Result<String, Failure> {
-        self.secrets.shopify_secret.clone().ok_or_else(|| {
-            Failure::new(
-                "this journey needs the webhook secret (set GAUNTLET_SHOPIFY_SECRET with --target)",
-            )
-        })
+        self.secret("webhook_secret")
     }
 
     fn base(&self, service: Service) -> Result<&str, Failure> {
-        match service {
-            Service::Api => Ok(&self.targets.api),
-            Service::Web => self
-                .targets
-                .web
-                .as_deref()
-                .ok_or_else(|| Failure::new("no web URL for this target (--web)")),
-            Service::Sink => self
-                .targets
-                .sink
-                .as_deref()
-                .ok_or_else(|| Failure::new("no sink URL for this target (--sink)")),
-        }
+        let name = service.endpoint();
+        self.sut.endpoint(name).map_err(|_| {
+            Failure::new(format!("no {name} URL for this target (--{name} URL)"))
+        })
     }
 
     /// Sends one request and records it in the current step.

@@ -29,7 +29,7 @@ pub mod registry {
     include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 }
 
-pub use journey::{Failure, Journey, Outcome, Secrets, Targets};
+pub use journey::{Failure, Journey, Outcome};
 pub use report::{Exchange, JourneyReport, JourneyResult, RunReport, StepReport, StepResult};
 pub use request::{Req, Resp, Service};
 pub use runner::{run, select, RunConfig};

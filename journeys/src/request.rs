@@ -17,6 +17,11 @@ pub enum Service {
 }
 
 impl Service {
+    /// The endpoint (`[endpoints]` of the project) this service is.
+    pub fn endpoint(self) -> &'static str {
+        self.name()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Service::Api => "api",

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::journey::{Failure, Journey, Secrets, Targets};
+use gauntlet_harness::sut::Sut;
+
+use crate::journey::{Failure, Journey};
 use crate::registry::ALL;
 use crate::report::{JourneyReport, JourneyResult, RunReport};
 use crate::Definition;
@@ -12,8 +14,8 @@ use crate::Definition;
 pub struct RunConfig {
     pub run_id: String,
     pub seed: u64,
-    pub targets: Targets,
-    pub secrets: Secrets,
+    /// The system under test (endpoints, secrets).
+    pub sut: Sut,
     pub budget: Duration,
     /// Attempts after a failure (default 1: a failure is retried once).
     pub retries: u32,
@@ -58,7 +60,15 @@ pub async fn run(
         schema: RunReport::SCHEMA,
         run_id: config.run_id.clone(),
         seed: config.seed,
-        target: config.targets.api.clone(),
+        target: {
+            let endpoints = config.sut.endpoints();
+            let primary = Sut::primary_endpoint(&config.sut.config);
+            endpoints
+                .get(&primary)
+                .or_else(|| endpoints.values().next())
+                .cloned()
+                .unwrap_or_default()
+        },
         budget_millis: config.budget.as_millis() as u64,
         budget_exceeded: millis > config.budget.as_millis() as u64
             || journeys.iter().any(|j| j.result == JourneyResult::TimedOut),
@@ -80,8 +90,7 @@ async fn run_one(
         let nonce = format!("{}{attempt}", config.run_id);
         let mut journey = Journey::new(
             def.name,
-            config.targets.clone(),
-            config.secrets.clone(),
+            config.sut.clone(),
             config.seed,
             nonce,
         );

@@ -167,6 +167,16 @@ impl HttpTarget {
         }
     }
 
+    /// A client on the system under test: its primary endpoint (the API the
+    /// properties drive) and its `admin_token` secret.
+    pub fn for_sut(sut: &gauntlet_harness::sut::Sut) -> Result<HttpTarget, gauntlet_harness::Error> {
+        let primary = gauntlet_harness::sut::Sut::primary_endpoint(&sut.config);
+        Ok(HttpTarget::new(
+            sut.endpoint(&primary)?,
+            sut.secret("admin_token").map(String::from),
+        ))
+    }
+
     /// How long, in total per request, to wait out 429 answers (honouring
     /// `Retry-After`) before reporting [`CallError::RateLimited`]. Zero (the
     /// default) reports the first 429.

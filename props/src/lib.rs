@@ -134,6 +134,20 @@ pub enum PropsError {
     Io(#[from] IoError),
 }
 
+/// A bad selection or token is a usage error (2); a regression file that
+/// cannot be read or written is an environment error (3).
+impl From<PropsError> for gauntlet_harness::Error {
+    fn from(e: PropsError) -> Self {
+        match e {
+            PropsError::Io(io) => gauntlet_harness::Error::Io {
+                context: io.path.display().to_string(),
+                source: io.source,
+            },
+            other => gauntlet_harness::Error::Usage(other.to_string()),
+        }
+    }
+}
+
 /// An I/O failure on a file of the run (a regression file).
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", path.display())]

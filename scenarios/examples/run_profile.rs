@@ -12,7 +12,12 @@
 use std::path::{Path, PathBuf};
 
 use gauntlet_scenarios::slo::{all_passed, verdict_table};
-use gauntlet_scenarios::{evaluate, run, shipped_dir, LoadPlan, Profile, SloFile, Target};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gauntlet_harness::config::{Config, Overrides};
+use gauntlet_harness::sut::{Secrets, Sut};
+use gauntlet_scenarios::{evaluate, run, shipped_dir, LoadPlan, Profile, SloFile};
 
 fn usage() -> ! {
     eprintln!(
@@ -57,12 +62,32 @@ async fn main() {
         });
     let slos = slo_file.for_profile(&profile.name);
     let out = out.unwrap_or_else(|| PathBuf::from("target/load").join(&profile.name));
-    let mut target = Target::new(url).expecting_app("gauntlet-reference-system");
+    // The reference system's project file says what the api is and how
+    // its identity is proven.
+    let config = Config::load(
+        Some(&shipped_dir().join("../gauntlet.toml")),
+        Overrides::default(),
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
+    let mut secrets = Secrets::default();
     if let Some(s) = secret {
-        target = target.with_webhook_secret(s);
+        secrets.insert("webhook_secret", s);
     }
     if let Some(t) = admin {
-        target = target.with_admin_token(t);
+        secrets.insert("admin_token", t);
+    }
+    let sut = Sut::assemble(
+        Arc::new(config),
+        BTreeMap::from([("api".to_string(), url.clone())]),
+        secrets,
+        42,
+    );
+    if let Err(e) = sut.verify_identity().await {
+        eprintln!("{e}");
+        std::process::exit(2)
     }
     eprintln!(
         "profile {} ({} mode, {} users, {:?}) against {}",
@@ -70,10 +95,10 @@ async fn main() {
         profile.mode.name(),
         profile.users,
         profile.total_duration(),
-        target.base_url
+        url
     );
     let plan = LoadPlan::new(profile).with_slo(slos.clone());
-    let report = run(&plan, &target, &out).await.unwrap_or_else(|e| {
+    let report = run(&plan, &sut, &out).await.unwrap_or_else(|e| {
         eprintln!("load run failed: {e}");
         std::process::exit(1)
     });

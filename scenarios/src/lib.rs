@@ -25,7 +25,7 @@ pub use bench::{
 };
 pub use profile::{Mode, Phase, Profile, ProfileError, ThinkTime, TransactionKind};
 pub use report::{Breakdown, LatencyMs, LoadReport, OpenModelStats, Summary};
-pub use run::{run, LoadError, LoadPlan, Target};
+pub use run::{load_endpoint, run, LoadError, LoadPlan};
 pub use schedule::OpenSchedule;
 pub use slo::{evaluate, SloError, SloFile, SloSet, Verdict};
 

@@ -9,54 +9,13 @@ use goose::config::GooseConfiguration;
 use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 
+use gauntlet_harness::sut::Sut;
+
 use crate::profile::{Mode, Profile};
 use crate::report::{GooseSummary, LoadReport, PhaseClock, PhaseWindow, Recorder, SETUP_PHASE};
 use crate::schedule::OpenSchedule;
 use crate::slo::{evaluate, SloSet};
 use crate::transactions::{self, RunContext};
-
-/// The system to load.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// API base URL, e.g. `http://127.0.0.1:33291`.
-    pub base_url: String,
-    /// `X-Admin-Token` of the target (not needed by the transactions today).
-    pub admin_token: Option<String>,
-    /// Storefront webhook secret (`SHOPIFY_WEBHOOK_SECRET`); required when
-    /// the mix has `webhook`.
-    pub webhook_secret: Option<String>,
-    /// Load traffic goes only to loopback addresses unless this is set.
-    pub allow_remote: bool,
-    /// When set, `GET /v1/meta` must answer this `app` before any load.
-    pub expect_app: Option<String>,
-}
-
-impl Target {
-    pub fn new(base_url: impl Into<String>) -> Target {
-        Target {
-            base_url: base_url.into().trim_end_matches('/').to_string(),
-            admin_token: None,
-            webhook_secret: None,
-            allow_remote: false,
-            expect_app: None,
-        }
-    }
-
-    pub fn with_admin_token(mut self, token: impl Into<String>) -> Target {
-        self.admin_token = Some(token.into());
-        self
-    }
-
-    pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Target {
-        self.webhook_secret = Some(secret.into());
-        self
-    }
-
-    pub fn expecting_app(mut self, app: impl Into<String>) -> Target {
-        self.expect_app = Some(app.into());
-        self
-    }
-}
 
 /// What to run: a profile, and optionally the SLOs that may stop it early
 /// (`abort_on_breach`).
@@ -92,11 +51,11 @@ impl LoadPlan {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("refusing to send load to {url}: not a loopback address (set Target.allow_remote to load a remote target)")]
+    #[error("refusing to send load to {url}: not a loopback address (pass --allow-remote to load a remote target)")]
     RemoteTarget { url: String },
     #[error("target `{url}`: {reason}")]
     BadTarget { url: String, reason: String },
-    #[error("the mix has `webhook` but the target has no webhook secret (SHOPIFY_WEBHOOK_SECRET)")]
+    #[error("the mix has `webhook` but the system under test has no secret `webhook_secret`")]
     MissingWebhookSecret,
     #[error("target identity: {0}")]
     Identity(String),
@@ -110,6 +69,27 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Exit codes follow the kind of error: the target or the plan is wrong
+/// (2), the environment failed (3), the run itself failed (1).
+impl From<LoadError> for gauntlet_harness::Error {
+    fn from(e: LoadError) -> Self {
+        use gauntlet_harness::Error;
+        match e {
+            LoadError::RemoteTarget { url } => Error::RemoteTarget { url },
+            LoadError::BadTarget { .. }
+            | LoadError::MissingWebhookSecret
+            | LoadError::Identity(_) => Error::Usage(e.to_string()),
+            LoadError::Io { path, source } => Error::Io {
+                context: path.display().to_string(),
+                source,
+            },
+            LoadError::Goose(_) | LoadError::Timeout(_) => {
+                Error::CheckFailed(format!("load run failed: {e}"))
+            }
+        }
+    }
 }
 
 /// Whether `url` names a loopback host (127.0.0.0/8, ::1, localhost).
@@ -347,33 +327,6 @@ async fn mark_start_txn(user: &mut GooseUser) -> TransactionResult {
     transactions::mark_start(user).await
 }
 
-async fn preflight(target: &Target) -> Result<(), LoadError> {
-    let Some(app) = &target.expect_app else {
-        return Ok(());
-    };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| LoadError::Identity(e.to_string()))?;
-    let url = format!("{}/v1/meta", target.base_url);
-    let resp = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| LoadError::Identity(format!("GET {url}: {e}")))?;
-    let meta: serde_json::Value = resp
-        .json()
-        .await
-        .map_err(|e| LoadError::Identity(format!("GET {url}: not JSON: {e}")))?;
-    let got = meta.get("app").and_then(|v| v.as_str()).unwrap_or("");
-    if got != app {
-        return Err(LoadError::Identity(format!(
-            "{url} says app `{got}`, expected `{app}`: refusing to load an unknown service"
-        )));
-    }
-    Ok(())
-}
-
 pub(crate) fn goose_summary(metrics: &GooseMetrics, co: &str, reports: &[PathBuf]) -> GooseSummary {
     let (mut requests, mut failures) = (0u64, 0u64);
     for r in metrics.requests.values() {
@@ -395,21 +348,31 @@ pub(crate) fn goose_summary(metrics: &GooseMetrics, co: &str, reports: &[PathBuf
     }
 }
 
-/// Runs `plan` against `target`, writes `goose-report.{html,json,md}` and
+/// The endpoint the transactions load: the project's identity endpoint
+/// (its API), else `api`.
+pub fn load_endpoint(sut: &Sut) -> Result<String, LoadError> {
+    let name = Sut::primary_endpoint(&sut.config);
+    sut.endpoint(&name)
+        .map(String::from)
+        .map_err(|e| LoadError::BadTarget {
+            url: name,
+            reason: e.to_string(),
+        })
+}
+
+/// Runs `plan` against the system under test (its identity was verified
+/// when the value was built), writes `goose-report.{html,json,md}` and
 /// `load.json` into `out_dir`, and returns what `load.json` holds.
-pub async fn run(
-    plan: &LoadPlan,
-    target: &Target,
-    out_dir: &Path,
-) -> Result<LoadReport, LoadError> {
+pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadReport, LoadError> {
     let profile = &plan.profile;
-    check_url(&target.base_url, target.allow_remote)?;
+    let base_url = load_endpoint(sut)?;
+    check_url(&base_url, sut.allow_remote)?;
+    let webhook_secret = sut.secret("webhook_secret").map(String::from);
     if profile.weight(crate::profile::TransactionKind::Webhook) > 0
-        && target.webhook_secret.as_deref().unwrap_or("").is_empty()
+        && webhook_secret.as_deref().unwrap_or("").is_empty()
     {
         return Err(LoadError::MissingWebhookSecret);
     }
-    preflight(target).await?;
     std::fs::create_dir_all(out_dir).map_err(|e| LoadError::Io {
         path: out_dir.to_path_buf(),
         source: e,
@@ -435,7 +398,7 @@ pub async fn run(
 
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let mut ctx = RunContext::new(Recorder::new(clock), run_id, plan.seed);
-    ctx.webhook_secret = target.webhook_secret.clone();
+    ctx.webhook_secret = webhook_secret;
     ctx.lead = lead;
     if open {
         let segs: Vec<(f64, Duration)> = profile
@@ -479,7 +442,7 @@ pub async fn run(
     let started_at = chrono::Utc::now();
     let outcome = execute(Attack {
         ctx: ctx.clone(),
-        host: target.base_url.clone(),
+        host: base_url.clone(),
         scenario,
         test_plan: goose_test_plan(profile, lead),
         request_timeout: profile.request_timeout,
@@ -533,7 +496,7 @@ pub async fn run(
             LATENCY_MODE_CLOSED
         }
         .to_string(),
-        target: target.base_url.clone(),
+        target: base_url.clone(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         duration_s: (duration.as_secs_f64() * 1000.0).round() / 1000.0,
         users: profile.users,

@@ -3,7 +3,7 @@
 
 mod support;
 
-use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use support::checks;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -26,8 +26,24 @@ async fn twenty_identical_checkouts_with_one_key_make_one_order() {
         .unwrap();
 }
 
+/// Checkouts the deadlock test keeps in flight: the api's Postgres pool size
+/// (20, system/README.md), so every one can hold a connection at once.
+///
+/// Not all 400 at once, as this test once did: Postgres never sees more
+/// concurrent transactions than the pool has connections, so the other 380
+/// only queued for a connection, adding no lock conflict. All 400 take the
+/// same two rows, one after another (about 70 a second on a loaded 2-core
+/// machine), so the tail of that queue outwaited the documented 3 s pool
+/// acquire timeout and got 503 `UNAVAILABLE` ("pool timed out while waiting
+/// for an open connection", no 40P01): correct load shedding, and a test
+/// that failed by chance. A lock-order bug still deadlocks at once with 20
+/// concurrent opposite-order transactions.
+const IN_FLIGHT: usize = 20;
+
 /// Two orders naming the same two products in opposite order, 200 times
-/// at once: rows are locked in ascending id order, so no deadlock and no 500.
+/// each, `IN_FLIGHT` at a time: rows are locked in ascending id order, so no
+/// deadlock, no 500, and not one transaction retried after a 40P01 (the
+/// retry would otherwise hide a deadlock behind a 201).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn opposite_order_checkouts_never_deadlock() {
     let Some(sut) = support::start_with("no-deadlock", &[], support::RAISED_LIMITS).await else {
@@ -57,7 +73,11 @@ async fn opposite_order_checkouts_never_deadlock() {
             .await
         }
     });
-    let replies = join_all(requests).await;
+    let retries_before = sut.checkout_tx_retries().await;
+    let replies: Vec<_> = stream::iter(requests)
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
     let failures: Vec<_> = replies
         .iter()
         .filter(|r| r.status != 201)
@@ -71,4 +91,9 @@ async fn opposite_order_checkouts_never_deadlock() {
     );
     assert_eq!(sut.stock(a).await, 10_000 - 400);
     assert_eq!(sut.stock(b).await, 10_000 - 400);
+    assert_eq!(
+        sut.checkout_tx_retries().await,
+        retries_before,
+        "checkout transactions were retried after a deadlock or serialization failure"
+    );
 }

@@ -78,24 +78,26 @@ fn table_sql(table: &str) -> String {
     )
 }
 
-/// Connects to the run's `postgres` service on its published port as the
-/// database owner (who owns every table). Only this run's container.
-pub async fn connect_owner(stack: &Stack) -> Result<PgConnection, String> {
+/// Connects to the run's database service on its published port 5432 as
+/// the database owner (who owns every table), whose name, password and
+/// database the service's environment holds (`POSTGRES_OWNER`,
+/// `POSTGRES_OWNER_PASSWORD`, `POSTGRES_DB`). Only this run's container.
+pub async fn connect_owner(stack: &Stack, service: &str) -> Result<PgConnection, String> {
     let state = stack
-        .state("postgres")
+        .state(service)
         .await
-        .map_err(|e| format!("postgres: {e}"))?;
+        .map_err(|e| format!("{service}: {e}"))?;
     let port = state
         .ports
         .iter()
         .find(|p| p.container_port == 5432)
-        .ok_or_else(|| format!("postgres ({}) publishes no port 5432", state.state))?;
+        .ok_or_else(|| format!("{service} ({}) publishes no port 5432", state.state))?;
     let env = |name: &'static str| async move {
         stack
-            .env_var("postgres", name)
+            .env_var(service, name)
             .await
-            .map_err(|e| format!("{name} of postgres: {e}"))?
-            .ok_or_else(|| format!("postgres has no {name}"))
+            .map_err(|e| format!("{name} of {service}: {e}"))?
+            .ok_or_else(|| format!("{service} has no {name}"))
     };
     let options = PgConnectOptions::new()
         .host(&port.host)
@@ -108,7 +110,7 @@ pub async fn connect_owner(stack: &Stack) -> Result<PgConnection, String> {
         .log_slow_statements(log::LevelFilter::Off, std::time::Duration::from_secs(3600));
     PgConnection::connect_with(&options).await.map_err(|e| {
         format!(
-            "connecting to postgres at {}:{}: {e}",
+            "connecting to {service} at {}:{}: {e}",
             port.host, port.host_port
         )
     })

@@ -5,18 +5,18 @@
 //!
 //! Steps, each a line of the timeline ([`DrillEvent`]):
 //!
-//! 1. stale check: is there a recent backup already (`gauntlet-backup check`)?
+//! 1. stale check: is there a recent backup already (`[drill] check`)?
 //! 2. writers: checkouts, webhooks and credit reservations in the
 //!    background, each recorded in a [`crate::ledger::WriteLedger`]
 //!    (paused and drained before the backup with `writes_paused`)
 //! 3. backup: a snapshot exported in a repeatable-read transaction, dumped by
-//!    the stack's `backup` service (`gauntlet-backup take --snapshot`) and
+//!    the backup service (`[drill] take`, plus `--snapshot ID`) and
 //!    fingerprinted in that same transaction ([`fingerprint`]); Redis's files
 //!    copied with its stream lengths ([`redis`])
 //! 4. writes keep going for a while, then stop (the ledger is complete)
-//! 5. disaster: the app is fenced off (fault proxy link down), the postgres
+//! 5. disaster: the app is fenced off (fault proxy link down), the database
 //!    container is killed and removed and its volume deleted
-//! 6. restore: a new postgres container on a new, empty volume; the archive
+//! 6. restore: a new database container on a new, empty volume; the archive
 //!    is listed (`pg_restore --list`), checked against its manifest's
 //!    sha256, and restored with the runbooks' `pg_restore --clean
 //!    --if-exists --no-owner --no-privileges`
@@ -25,17 +25,19 @@
 //!    validated, indexes valid and `amcheck`ed, sequences ahead of their
 //!    columns
 //! 8. repoint: link up, app processes restarted (the api re-applies its
-//!    grants, which `--no-privileges` leaves out), health 200
+//!    grants, which `--no-privileges` leaves out), every endpoint's
+//!    readiness check passing
 //! 9. journeys pass: RTO = disaster → this moment
-//! 10. invariants (stock, credit ledger sums) and the ledger: acknowledged
-//!     writes that are gone = RPO (count and time window); a write
+//! 10. the project's invariants (`[[invariants]]`) and the ledger:
+//!     acknowledged writes that are gone = RPO (count and time window); a write
 //!     acknowledged *before* the backup that is gone fails the drill
 //! 11. Redis: its copy restored into fresh Redis containers (RDB, AOF),
 //!     stream and DLQ lengths equal
 //!
-//! The drill only acts on the run's own containers and volumes (found by
-//! the run's labels). [`Sabotage`] damages the backup or the restore on
-//! purpose, to prove the checks catch it.
+//! What it acts on comes from the project file ([`Services`]). The drill
+//! only acts on the run's own containers and volumes (found by the run's
+//! labels). [`Sabotage`] damages the backup or the restore on purpose, to
+//! prove the checks catch it.
 
 pub mod fingerprint;
 pub mod redis;
@@ -46,9 +48,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use gauntlet_harness::config::{Config, DataKind};
+use gauntlet_harness::Error;
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::{KindCounts, WriteKind, WriterConfig};
+use crate::names::{API, TOXIPROXY};
 
 pub use run::run_drill;
 
@@ -101,6 +106,80 @@ impl DrillConfig {
     pub fn rpo_threshold(&self) -> Option<u64> {
         self.max_rpo_writes
             .or(if self.writes_paused { Some(0) } else { None })
+    }
+}
+
+/// What the drill acts on, from the project file: `[drill]` (the database,
+/// the backup service and its commands), the redis data service, the PM2
+/// service (the app is restarted onto the restored database), and the
+/// endpoints `api` (readiness, journeys) and `toxiproxy` (the fence).
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The compose service of `[drill] database`.
+    pub database: String,
+    /// The data service's name in `[data]` (SQL on the restored database).
+    pub database_data: String,
+    pub backup: String,
+    /// Commands run in the backup service: `take` (to which the drill adds
+    /// `--snapshot ID`), `check` (prints the stale check's JSON), and
+    /// the backup tool's `archive-list FILE` and `restore FILE`.
+    pub take: Vec<String>,
+    pub check: Vec<String>,
+    pub archive_list: Vec<String>,
+    pub restore: Vec<String>,
+    /// The compose service of the redis data service.
+    pub redis: String,
+    /// The service PM2 runs in.
+    pub pm2: String,
+}
+
+impl Services {
+    /// A usage error (exit 2) naming what the project file lacks.
+    pub fn from_config(config: &Config) -> gauntlet_harness::Result<Services> {
+        let source = config.describe_source();
+        let drill = config.drill.as_ref().ok_or_else(|| {
+            Error::Usage(format!(
+                "no [drill] section in {source}: the restore drill needs the database, the \
+                 backup service and its commands (take, list, check)"
+            ))
+        })?;
+        let database = config
+            .data
+            .get(&drill.database)
+            .ok_or_else(|| config.error("drill.database", "not an entry of [data]"))?;
+        let tool = drill
+            .take
+            .first()
+            .ok_or_else(|| config.error("drill.take", "is empty"))?;
+        if drill.check.is_empty() {
+            return Err(config.error("drill.check", "is empty"));
+        }
+        let redis = config.data_service(DataKind::Redis).ok_or_else(|| {
+            Error::Usage(format!(
+                "the restore drill restores Redis too, but [data] of {source} declares no redis \
+                 data service"
+            ))
+        })?;
+        let pm2 = config.require_pm2("the restore drill")?;
+        for endpoint in [API, TOXIPROXY] {
+            if !config.endpoints.contains_key(endpoint) {
+                return Err(Error::Usage(format!(
+                    "the restore drill needs the endpoint `{endpoint}`, which {source} does not \
+                     declare ([endpoints])"
+                )));
+            }
+        }
+        Ok(Services {
+            database: database.service.clone(),
+            database_data: drill.database.clone(),
+            backup: drill.backup_service.clone(),
+            take: drill.take.clone(),
+            check: drill.check.clone(),
+            archive_list: vec![tool.clone(), "archive-list".into()],
+            restore: vec![tool.clone(), "restore".into()],
+            redis: redis.1.service.clone(),
+            pm2: pm2.service.clone(),
+        })
     }
 }
 
@@ -202,7 +281,7 @@ pub struct Check {
     pub detail: String,
 }
 
-/// The manifest `gauntlet-backup take` writes next to the dump.
+/// The manifest `[drill] take` writes next to the dump (and prints).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupManifest {
     pub name: String,
@@ -219,7 +298,7 @@ pub struct BackupManifest {
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupFacts {
     pub manifest: BackupManifest,
-    /// `gauntlet-backup take` as the drill saw it (dump, sync, manifest).
+    /// `[drill] take` as the drill saw it (dump, sync, manifest).
     pub duration_ms: u64,
     /// When the snapshot was requested: writes acknowledged before this
     /// instant are in the backup.
@@ -386,6 +465,24 @@ mod tests {
         assert_eq!(c.rpo_threshold(), Some(0));
         c.max_rpo_writes = Some(3);
         assert_eq!(c.rpo_threshold(), Some(3));
+    }
+
+    #[test]
+    fn the_project_file_says_what_the_drill_acts_on() {
+        use gauntlet_harness::config::Overrides;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../gauntlet.toml");
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        let s = Services::from_config(&config).unwrap();
+        assert_eq!(
+            (s.database.as_str(), s.backup.as_str(), s.redis.as_str()),
+            ("postgres", "backup", "redis")
+        );
+        assert_eq!(s.restore, ["gauntlet-backup", "restore"]);
+
+        let err =
+            Services::from_config(&Config::load(None, Overrides::default()).unwrap()).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("no [drill] section"), "{err}");
     }
 
     #[test]

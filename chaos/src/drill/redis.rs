@@ -96,21 +96,21 @@ async fn stream_lengths(stack: &Stack, container: &str) -> Result<BTreeMap<Strin
 }
 
 /// Pauses writes, reads every stream's length, saves the RDB, copies
-/// `/data` out of the `redis` service, and resumes writes (also when a
+/// `/data` out of the redis `service`, and resumes writes (also when a
 /// step fails; the pause expires by itself after 30 s in any case).
-pub async fn copy(stack: &Stack) -> Result<RedisCopy, String> {
-    redis_cli(stack, "redis", &["CLIENT", "PAUSE", "30000", "WRITE"]).await?;
+pub async fn copy(stack: &Stack, service: &str) -> Result<RedisCopy, String> {
+    redis_cli(stack, service, &["CLIENT", "PAUSE", "30000", "WRITE"]).await?;
     let taken = async {
-        let lengths = stream_lengths(stack, "redis").await?;
-        redis_cli(stack, "redis", &["SAVE"]).await?;
+        let lengths = stream_lengths(stack, service).await?;
+        redis_cli(stack, service, &["SAVE"]).await?;
         let tar = stack
-            .copy_out("redis", "/data")
+            .copy_out(service, "/data")
             .await
-            .map_err(|e| format!("copying /data out of redis: {e}"))?;
+            .map_err(|e| format!("copying /data out of {service}: {e}"))?;
         Ok::<_, String>((lengths, tar))
     }
     .await;
-    let resumed = redis_cli(stack, "redis", &["CLIENT", "UNPAUSE"]).await;
+    let resumed = redis_cli(stack, service, &["CLIENT", "UNPAUSE"]).await;
     let (lengths, tar) = taken?;
     resumed?;
     Ok(RedisCopy {
@@ -120,13 +120,13 @@ pub async fn copy(stack: &Stack) -> Result<RedisCopy, String> {
     })
 }
 
-/// Restores `copy` into a fresh Redis (scratch container in the run) in
-/// `mode` (`rdb` or `aof`) and compares the stream lengths. The container
-/// is removed afterwards.
-pub async fn restore(stack: &Stack, copy: &RedisCopy, mode: &str) -> RedisRestore {
+/// Restores `copy` into a fresh Redis (scratch container in the run, from
+/// the image of the redis `service`) in `mode` (`rdb` or `aof`) and
+/// compares the stream lengths. The container is removed afterwards.
+pub async fn restore(stack: &Stack, service: &str, copy: &RedisCopy, mode: &str) -> RedisRestore {
     let started = Instant::now();
     let name = format!("redis-restore-{mode}");
-    let outcome = restore_into(stack, copy, mode, &name).await;
+    let outcome = restore_into(stack, service, copy, mode, &name).await;
     let _ = stack.remove_scratch(&name).await;
     let millis = started.elapsed().as_millis() as u64;
     match outcome {
@@ -174,11 +174,12 @@ pub async fn restore(stack: &Stack, copy: &RedisCopy, mode: &str) -> RedisRestor
 
 async fn restore_into(
     stack: &Stack,
+    service: &str,
     copy: &RedisCopy,
     mode: &str,
     name: &str,
 ) -> Result<BTreeMap<String, u64>, String> {
-    let image = stack.image_of("redis").map_err(|e| e.to_string())?;
+    let image = stack.image_of(service).map_err(|e| e.to_string())?;
     // The image's entrypoint is `redis-server /etc/redis/gauntlet.conf`;
     // these arguments override the file.
     let args: &[&str] = match mode {

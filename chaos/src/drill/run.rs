@@ -5,20 +5,17 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use gauntlet_harness::{invariants, smoke, target::Target};
+use gauntlet_harness::{invariants, pm2, target::Target};
 
 use super::fingerprint::{self, Fingerprint};
 use super::redis;
 use super::{
     human_bytes, BackupFacts, BackupManifest, Check, DrillConfig, DrillEvent, DrillReport,
-    RestoreFacts, Rpo, Sabotage,
+    RestoreFacts, Rpo, Sabotage, Services,
 };
-use crate::ledger::{find_rows, reconcile_rows, WriteLedger, WriterTarget, Writers};
+use crate::ledger::{find_rows, reconcile_rows, WriteLedger, Writers};
 use crate::ChaosContext;
 
-/// The service running `gauntlet-backup`, and the database's service.
-const BACKUP: &str = "backup";
-const POSTGRES: &str = "postgres";
 /// The fault proxy's link from the app to Postgres (the fence).
 const POSTGRES_LINK: &str = "postgres";
 
@@ -27,42 +24,57 @@ type Step<T> = Result<T, String>;
 struct Drill<'a> {
     ctx: &'a ChaosContext,
     config: &'a DrillConfig,
+    services: Services,
     started: Instant,
     report: DrillReport,
     on_event: &'a mut (dyn FnMut(&DrillEvent) + Send),
     writers: Option<Writers>,
 }
 
-/// Runs the drill on `ctx`'s stack. Never returns early with an error:
-/// anything that goes wrong is a failed check in the report.
+/// Runs the drill on `ctx`'s stack, on the services its project file names
+/// ([`Services`]). Never returns early with an error: anything that goes
+/// wrong is a failed check in the report.
 pub async fn run_drill(
     ctx: &ChaosContext,
     config: &DrillConfig,
     on_event: &mut (dyn FnMut(&DrillEvent) + Send),
 ) -> DrillReport {
+    let mut report = DrillReport {
+        run_id: ctx.sut().run_id.clone(),
+        seed: config.seed,
+        fixture: config.fixture.clone(),
+        writes_paused: config.writes_paused,
+        sabotage: config.sabotage.clone(),
+        started_at: Utc::now(),
+        duration_ms: 0,
+        timeline: Vec::new(),
+        stale_check_before: None,
+        stale_check_after: None,
+        backup: None,
+        restore: None,
+        rto_ms: None,
+        rpo: None,
+        redis: Vec::new(),
+        checks: Vec::new(),
+        thresholds: Vec::new(),
+    };
+    let services = match Services::from_config(&ctx.sut().config) {
+        Ok(services) => services,
+        Err(e) => {
+            report.checks.push(Check {
+                name: "the project file says what the drill acts on".into(),
+                passed: false,
+                detail: e.to_string(),
+            });
+            return report;
+        }
+    };
     let mut drill = Drill {
         ctx,
         config,
+        services,
         started: Instant::now(),
-        report: DrillReport {
-            run_id: ctx.stack.run_id().to_string(),
-            seed: config.seed,
-            fixture: config.fixture.clone(),
-            writes_paused: config.writes_paused,
-            sabotage: config.sabotage.clone(),
-            started_at: Utc::now(),
-            duration_ms: 0,
-            timeline: Vec::new(),
-            stale_check_before: None,
-            stale_check_after: None,
-            backup: None,
-            restore: None,
-            rto_ms: None,
-            rpo: None,
-            redis: Vec::new(),
-            checks: Vec::new(),
-            thresholds: Vec::new(),
-        },
+        report,
         on_event,
         writers: None,
     };
@@ -116,7 +128,7 @@ impl Drill<'_> {
         argv: &[&str],
     ) -> Step<gauntlet_harness::stack::ExecOutput> {
         self.ctx
-            .stack
+            .stack()
             .exec(service, argv)
             .await
             .map_err(|e| format!("`{}` in {service}: {e}", argv.join(" ")))
@@ -157,7 +169,8 @@ impl Drill<'_> {
             self.rpo(&ledger, disaster).await?;
         }
         for mode in ["rdb", "aof"] {
-            let restored = redis::restore(&self.ctx.stack, &redis_copy, mode).await;
+            let restored =
+                redis::restore(self.ctx.stack(), &self.services.redis, &redis_copy, mode).await;
             self.event(
                 "redis",
                 &format!(
@@ -177,10 +190,12 @@ impl Drill<'_> {
     }
 
     async fn stale_check(&self) -> Step<serde_json::Value> {
-        let out = self.exec(BACKUP, &["gauntlet-backup", "check"]).await?;
+        let check: Vec<&str> = self.services.check.iter().map(String::as_str).collect();
+        let out = self.exec(&self.services.backup, &check).await?;
         serde_json::from_str(out.stdout.trim()).map_err(|e| {
             format!(
-                "`gauntlet-backup check` printed no JSON ({e}): {}{}",
+                "`{}` printed no JSON ({e}): {}{}",
+                check.join(" "),
                 out.stdout.trim(),
                 out.stderr.trim()
             )
@@ -192,10 +207,7 @@ impl Drill<'_> {
             self.event("writers", "none (--no-writes)", true);
             return Ok(());
         };
-        let target = WriterTarget::from_stack(&self.ctx.stack)
-            .await
-            .map_err(|e| e.to_string())?;
-        let writers = Writers::start(target, config.clone(), WriteLedger::new())
+        let writers = Writers::start(self.ctx.sut(), config.clone(), WriteLedger::new())
             .await
             .map_err(|e| format!("starting the writers: {e}"))?;
         self.event(
@@ -225,26 +237,23 @@ impl Drill<'_> {
 
     /// Snapshot, dump and fingerprint (same snapshot), then Redis's copy.
     async fn backup(&mut self) -> Step<(Fingerprint, redis::RedisCopy)> {
-        let stack = &self.ctx.stack;
-        let mut conn = fingerprint::connect_owner(stack).await?;
+        let stack = self.ctx.stack();
+        let mut conn = fingerprint::connect_owner(stack, &self.services.database).await?;
         let requested_at = Utc::now();
         let snapshot = fingerprint::export_snapshot(&mut conn).await?;
-        let mut argv = vec![
-            "gauntlet-backup".to_string(),
-            "take".into(),
-            "--snapshot".into(),
-            snapshot.clone(),
-        ];
+        let mut argv = self.services.take.clone();
+        argv.extend(["--snapshot".into(), snapshot.clone()]);
         if let Some(Sabotage::ExcludeTable(table)) =
             self.sabotaged(|s| matches!(s, Sabotage::ExcludeTable(_)))
         {
             argv.extend(["--".into(), format!("--exclude-table=public.{table}")]);
         }
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let take_command = self.services.take.join(" ");
         let began = Instant::now();
         let (take, print) = tokio::join!(
             async {
-                let out = self.exec(BACKUP, &argv).await;
+                let out = self.exec(&self.services.backup, &argv).await;
                 (out, began.elapsed())
             },
             fingerprint::fingerprint(&mut conn)
@@ -255,7 +264,7 @@ impl Drill<'_> {
         let take = take?;
         if take.exit_code != 0 {
             return Err(format!(
-                "`gauntlet-backup take` failed (exit {}): {}",
+                "`{take_command}` failed (exit {}): {}",
                 take.exit_code,
                 take.stderr.trim()
             ));
@@ -265,12 +274,7 @@ impl Drill<'_> {
             .lines()
             .rev()
             .find_map(|l| serde_json::from_str(l).ok())
-            .ok_or_else(|| {
-                format!(
-                    "`gauntlet-backup take` printed no manifest: {}",
-                    take.stdout
-                )
-            })?;
+            .ok_or_else(|| format!("`{take_command}` printed no manifest: {}", take.stdout))?;
         let print = print?;
         self.event(
             "backup",
@@ -287,7 +291,7 @@ impl Drill<'_> {
             true,
         );
 
-        let redis_copy = redis::copy(stack).await?;
+        let redis_copy = redis::copy(stack, &self.services.redis).await?;
         let streams: Vec<String> = redis_copy
             .lengths
             .iter()
@@ -309,7 +313,7 @@ impl Drill<'_> {
         {
             let out = self
                 .exec(
-                    BACKUP,
+                    &self.services.backup,
                     &[
                         "bash",
                         "-c",
@@ -376,16 +380,17 @@ impl Drill<'_> {
             .await
             .map_err(|e| format!("fencing the app off (proxy `{POSTGRES_LINK}` down): {e}"))?;
         let at = Instant::now();
+        let database = &self.services.database;
         let removed = self
             .ctx
-            .stack
-            .destroy_service(POSTGRES)
+            .stack()
+            .destroy_service(database)
             .await
-            .map_err(|e| format!("destroying postgres: {e}"))?;
+            .map_err(|e| format!("destroying {database}: {e}"))?;
         self.event(
             "disaster",
             &format!(
-                "app fenced off (link `{POSTGRES_LINK}` down); postgres container killed and removed, volume {} deleted",
+                "app fenced off (link `{POSTGRES_LINK}` down); {database} container killed and removed, volume {} deleted",
                 removed.join(", ")
             ),
             true,
@@ -395,24 +400,27 @@ impl Drill<'_> {
 
     async fn restore(&mut self, manifest: &BackupManifest) -> Step<()> {
         let began = Instant::now();
+        let database = &self.services.database;
         self.ctx
-            .stack
-            .recreate_service(POSTGRES, self.config.health_timeout)
+            .stack()
+            .recreate_service(database, self.config.health_timeout)
             .await
-            .map_err(|e| format!("creating a new postgres: {e}"))?;
+            .map_err(|e| format!("creating a new {database}: {e}"))?;
         let new_server = began.elapsed();
         self.event(
             "restore",
             &format!(
-                "new postgres container on a new, empty volume: healthy in {}",
+                "new {database} container on a new, empty volume: healthy in {}",
                 secs(new_server)
             ),
             true,
         );
 
-        let listed = self
-            .exec(BACKUP, &["gauntlet-backup", "archive-list", &manifest.file])
-            .await?;
+        let backup = self.services.backup.clone();
+        let mut argv = self.services.archive_list.clone();
+        argv.push(manifest.file.clone());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let listed = self.exec(&backup, &argv).await?;
         let entries = listed
             .stdout
             .lines()
@@ -427,7 +435,7 @@ impl Drill<'_> {
                 format!("exit {}: {}", listed.exit_code, listed.stderr.trim())
             },
         );
-        let sum = self.exec(BACKUP, &["sha256sum", &manifest.file]).await?;
+        let sum = self.exec(&backup, &["sha256sum", &manifest.file]).await?;
         let actual = sum
             .stdout
             .split_whitespace()
@@ -452,10 +460,12 @@ impl Drill<'_> {
             },
         );
 
+        let mut argv = self.services.restore.clone();
+        argv.push(manifest.file.clone());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let tool_says = format!("{}: ", argv[0]);
         let began = Instant::now();
-        let restored = self
-            .exec(BACKUP, &["gauntlet-backup", "restore", &manifest.file])
-            .await?;
+        let restored = self.exec(&backup, &argv).await?;
         let pg_restore = began.elapsed();
         let messages: Vec<String> = restored
             .stderr
@@ -473,7 +483,7 @@ impl Drill<'_> {
                 restored
                     .stdout
                     .lines()
-                    .find_map(|l| l.strip_prefix("gauntlet-backup: "))
+                    .find_map(|l| l.strip_prefix(tool_says.as_str()))
                     .map(|l| format!("; {l}"))
                     .unwrap_or_default()
             ),
@@ -503,7 +513,7 @@ impl Drill<'_> {
             let sql = format!(
                 "DELETE FROM public.{table} WHERE ctid IN (SELECT ctid FROM public.{table} LIMIT 3)"
             );
-            let done = invariants::query(&self.ctx.stack, &sql).await;
+            let done = invariants::query(self.ctx.sut(), &self.services.database_data, &sql).await;
             self.event(
                 "sabotage",
                 &format!("up to 3 rows of {table} deleted from the restored database: {done:?}"),
@@ -517,8 +527,8 @@ impl Drill<'_> {
     /// checks its constraints, indexes and sequences, before the app
     /// writes to it.
     async fn verify_data(&mut self, source: &Fingerprint) -> Step<()> {
-        let stack = &self.ctx.stack;
-        let mut conn = fingerprint::connect_owner(stack).await?;
+        let mut conn =
+            fingerprint::connect_owner(self.ctx.stack(), &self.services.database).await?;
         let restored = fingerprint::fingerprint(&mut conn).await?;
         let differences = fingerprint::compare(source, &restored);
         self.check(
@@ -556,7 +566,7 @@ impl Drill<'_> {
             },
         );
         let _ = sqlx::Connection::close(conn).await;
-        let amcheck = amcheck(stack).await;
+        let amcheck = amcheck(self.ctx, &self.services.database_data).await;
         self.check(
             "amcheck: every btree index agrees with its table",
             amcheck.is_ok(),
@@ -584,7 +594,8 @@ impl Drill<'_> {
         Ok(())
     }
 
-    /// Link up, app processes restarted, until health 200 and PM2 online.
+    /// Link up, app processes restarted, until PM2 is online and every
+    /// endpoint with a readiness check (`[endpoints]`) passes it.
     async fn repoint(&mut self) -> Step<()> {
         let began = Instant::now();
         let proxy = self.ctx.proxy().await;
@@ -592,8 +603,9 @@ impl Drill<'_> {
             .set_enabled(POSTGRES_LINK, true)
             .await
             .map_err(|e| format!("link `{POSTGRES_LINK}` up: {e}"))?;
-        let app = self.ctx.pm2_service().unwrap_or_else(|| "app".into());
-        let out = self.exec(&app, &["pm2", "restart", "all"]).await?;
+        let out = self
+            .exec(&self.services.pm2, &["pm2", "restart", "all"])
+            .await?;
         if out.exit_code != 0 {
             return Err(format!(
                 "pm2 restart all: exit {}: {}",
@@ -601,26 +613,21 @@ impl Drill<'_> {
                 out.stderr.trim()
             ));
         }
-        smoke::wait_pm2_online(&self.ctx.stack, self.config.health_timeout)
+        pm2::wait_online(self.ctx.stack(), self.config.health_timeout)
             .await
             .map_err(|e| format!("PM2 processes after the restart: {e}"))?;
-        let api =
-            Target::new(&self.ctx.endpoint("api").await?, false).map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + self.config.health_timeout;
-        loop {
-            match api.healthz().await {
-                Ok((200, _)) => break,
-                other if Instant::now() >= deadline => {
-                    return Err(format!(
-                        "the app never became healthy on the restored database: {}",
-                        match other {
-                            Ok((status, body)) => format!("/api/healthz {status} {body}"),
-                            Err(e) => e.to_string(),
-                        }
-                    ))
-                }
-                _ => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
+        let mut ready = Vec::new();
+        for (name, endpoint) in &self.ctx.sut().config.endpoints {
+            let Some(readiness) = &endpoint.readiness else {
+                continue;
+            };
+            let target =
+                Target::new(&self.ctx.endpoint(name).await?, false).map_err(|e| e.to_string())?;
+            target
+                .wait_ready(readiness, self.config.health_timeout)
+                .await
+                .map_err(|e| format!("the app never became ready on the restored database: {e}"))?;
+            ready.push(format!("{} {}", readiness.path, readiness.status));
         }
         let took = began.elapsed();
         if let Some(r) = self.report.restore.as_mut() {
@@ -629,7 +636,12 @@ impl Drill<'_> {
         self.event(
             "repoint",
             &format!(
-                "link up, `pm2 restart all`: processes online and /api/healthz 200 in {}",
+                "link up, `pm2 restart all`: processes online{} in {}",
+                if ready.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {}", ready.join(", "))
+                },
                 secs(took)
             ),
             true,
@@ -643,15 +655,7 @@ impl Drill<'_> {
         let config = gauntlet_journeys::RunConfig {
             run_id: format!("drill{}", rand::random::<u32>()),
             seed: self.config.seed,
-            targets: gauntlet_journeys::Targets {
-                api: self.ctx.endpoint("api").await?,
-                web: self.ctx.endpoint("web").await.ok(),
-                sink: self.ctx.endpoint("sink").await.ok(),
-            },
-            secrets: gauntlet_journeys::Secrets {
-                admin_token: self.ctx.admin_token.clone(),
-                shopify_secret: self.ctx.shopify_secret.clone(),
-            },
+            sut: self.ctx.sut_now().await?,
             budget: self.config.journeys_budget,
             retries: 0,
         };
@@ -708,59 +712,44 @@ impl Drill<'_> {
         Ok(())
     }
 
+    /// The project's invariants (`[[invariants]]`), each a check named by
+    /// what it says.
     async fn invariants(&mut self) -> Step<()> {
-        let stack = &self.ctx.stack;
-        let stock = invariants::stock_invariant(stack)
+        let results = invariants::check_all(self.ctx.sut())
             .await
-            .map_err(|e| format!("stock invariant: {e}"))?;
-        self.check(
-            "stock + ordered quantities = initial stock + restocks",
-            stock.holds(),
-            if stock.holds() {
-                format!("{} products", stock.products_checked)
+            .map_err(|e| format!("invariants: {e}"))?;
+        for r in &results {
+            let detail = if r.holds() {
+                r.checked
+                    .map(|n| format!("{n} checked"))
+                    .unwrap_or_else(|| "holds".into())
             } else {
-                {
-                    let examples: Vec<String> = stock
-                        .violations
-                        .iter()
-                        .take(3)
-                        .map(|v| {
-                            format!(
-                                "product {}: stock {} + ordered {} <> initial {} + restocks {}",
-                                v.product_id, v.stock, v.ordered, v.initial_stock, v.adjustments
-                            )
-                        })
-                        .collect();
-                    format!(
-                        "{} products break it: {}",
-                        stock.violations.len(),
-                        examples.join("; ")
-                    )
-                }
-            },
-        );
-        let ledger = invariants::ledger_invariant(stack)
-            .await
-            .map_err(|e| format!("credit ledger invariant: {e}"))?;
-        self.check(
-            "credit balances = sums of their ledger rows",
-            ledger.holds(),
-            if ledger.holds() {
-                format!("{} accounts", ledger.accounts_checked)
-            } else {
-                ledger.violations.join("; ")
-            },
-        );
+                let examples: Vec<&str> = r.violations.iter().take(3).map(String::as_str).collect();
+                format!("{} violations: {}", r.violations.len(), examples.join("; "))
+            };
+            self.check(&r.about, r.holds(), detail);
+        }
+        let seen: Vec<String> = results
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}{} {}",
+                    r.name,
+                    r.checked
+                        .map(|n| format!(" ({n} checked)"))
+                        .unwrap_or_default(),
+                    if r.holds() { "holds" } else { "BROKEN" }
+                )
+            })
+            .collect();
         self.event(
             "invariants",
-            &format!(
-                "stock ({} products) {}, credit ledger ({} accounts) {}",
-                stock.products_checked,
-                if stock.holds() { "holds" } else { "BROKEN" },
-                ledger.accounts_checked,
-                if ledger.holds() { "holds" } else { "BROKEN" }
-            ),
-            stock.holds() && ledger.holds(),
+            &if seen.is_empty() {
+                "none declared".to_string()
+            } else {
+                seen.join(", ")
+            },
+            results.iter().all(|r| r.holds()),
         );
         Ok(())
     }
@@ -771,7 +760,7 @@ impl Drill<'_> {
             return Ok(());
         };
         let snapshot_at = backup.snapshot_requested_at;
-        let found = find_rows(&self.ctx.stack, ledger)
+        let found = find_rows(self.ctx.sut(), ledger)
             .await
             .map_err(|e| format!("reading the ledger's rows: {e}"))?;
         let records = ledger.records();
@@ -891,11 +880,12 @@ fn describe_stale(v: &serde_json::Value) -> String {
 }
 
 /// `bt_index_check(index, heapallindexed => true)` on every btree index,
-/// as the superuser; amcheck is created for the check and dropped after,
-/// so the restored database ends as it was restored.
-async fn amcheck(stack: &gauntlet_harness::stack::Stack) -> Result<u64, String> {
+/// as the data service's role (the superuser); amcheck is created for the
+/// check and dropped after, so the restored database ends as it was
+/// restored.
+async fn amcheck(ctx: &ChaosContext, data: &str) -> Result<u64, String> {
     let q = |sql: &'static str| async move {
-        invariants::query(stack, sql)
+        invariants::query(ctx.sut(), data, sql)
             .await
             .map_err(|e| e.to_string())
     };

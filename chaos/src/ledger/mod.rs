@@ -11,10 +11,10 @@
 //!
 //! ```text
 //! let ledger = WriteLedger::new();
-//! let writers = Writers::start(target.clone(), WriterConfig::default(), ledger).await?;
+//! let writers = Writers::start(&sut, WriterConfig::default(), ledger).await?;
 //! // ... inject the fault, wait for recovery ...
 //! let ledger = writers.stop().await;
-//! let rec = reconcile(&stack, &target, &ledger, Duration::from_secs(30)).await?;
+//! let rec = reconcile(&sut, &ledger, Duration::from_secs(30)).await?;
 //! println!("{}", rec.summary_line());
 //! assert!(rec.passed());
 //! ```
@@ -38,7 +38,7 @@ pub use reconcile::{
 };
 pub use record::{OutcomeCounts, WriteKind, WriteLedger, WriteOutcome, WriteRecord};
 pub use setup::WriterSetup;
-pub use writers::{WriterConfig, WriterTarget, Writers};
+pub use writers::{WriterConfig, Writers};
 
 /// What can go wrong setting up writers or reconciling. Each says what and
 /// where; [`LedgerError::hint`] says what to do.
@@ -47,7 +47,7 @@ pub enum LedgerError {
     #[error("writer configuration: {0}")]
     Config(String),
 
-    #[error("writer set-up: {what} is needed for {writer} but the target has none")]
+    #[error("writer set-up: {what} is needed for {writer}, but the system under test has none")]
     MissingSetting {
         what: &'static str,
         writer: &'static str,
@@ -68,7 +68,7 @@ impl LedgerError {
         match self {
             LedgerError::Config(_) => "fix the writer rates / timeout in the experiment or drill settings",
             LedgerError::MissingSetting { .. } => {
-                "build the target with WriterTarget::from_stack, or set the app's ADMIN_TOKEN / SHOPIFY_WEBHOOK_SECRET"
+                "declare it in gauntlet.toml ([endpoints], [secrets]); on a stack gauntlet started, the secret is read from the service's environment"
             }
             LedgerError::Setup { .. } => {
                 "is the stack healthy and are the rate limits raised (GAUNTLET_RATE_LIMIT_*) for background writers?"

@@ -1,5 +1,5 @@
 //! Finding what the system holds for a ledger, and settling: Postgres by SQL
-//! through the stack (as the superuser, inside the postgres container), the
+//! on the project's postgres data service (inside its container), the
 //! sink's `GET /deliveries`, and the DLQ and pending list through the admin
 //! API. Events are asynchronous (outbox → relay → Redis stream → consumer →
 //! sink, with retries), so the sink and the DLQ are polled until every
@@ -14,13 +14,13 @@
 use std::time::{Duration, Instant};
 
 use gauntlet_harness::invariants;
-use gauntlet_harness::stack::Stack;
+use gauntlet_harness::sut::Sut;
 use serde_json::Value;
 
 use super::reconcile::{reconcile_rows, Found, OrderRef, OutboxRow, Reconciliation, SeenEvent};
 use super::record::{WriteKind, WriteLedger};
-use super::writers::WriterTarget;
 use super::LedgerError;
+use crate::names::{ADMIN_TOKEN, API, SINK};
 
 /// Between two looks at the sink and the DLQ.
 const POLL: Duration = Duration::from_millis(500);
@@ -100,10 +100,10 @@ fn sql(template: &str, ledger: &WriteLedger) -> String {
     template.replace("{P}", &format!("{}-", ledger.key_prefix()))
 }
 
-async fn query(stack: &Stack, what: &str, sql: &str) -> Result<Vec<Vec<String>>, LedgerError> {
+async fn query(sut: &Sut, what: &str, sql: &str) -> Result<Vec<Vec<String>>, LedgerError> {
     let started = Instant::now();
     loop {
-        match invariants::query(stack, sql).await {
+        match invariants::sql(sut, sql).await {
             Ok(rows) => return Ok(rows),
             Err(e) if started.elapsed() >= SQL_PATIENCE => {
                 return Err(LedgerError::Reconcile {
@@ -121,19 +121,19 @@ fn id_list(s: &str) -> Vec<i64> {
 }
 
 /// The rows, ledger entries and outbox rows of the ledger's keys.
-pub async fn find_rows(stack: &Stack, ledger: &WriteLedger) -> Result<Found, LedgerError> {
+pub async fn find_rows(sut: &Sut, ledger: &WriteLedger) -> Result<Found, LedgerError> {
     let mut found = Found::default();
     for (kind, what, template) in [
         (WriteKind::Checkout, "checkouts", CHECKOUT_SQL),
         (WriteKind::Webhook, "webhooks", WEBHOOK_SQL),
     ] {
-        let rows = query(stack, what, &sql(template, ledger)).await?;
+        let rows = query(sut, what, &sql(template, ledger)).await?;
         let map = found.rows.entry(kind).or_default();
         for r in rows.iter().filter(|r| r.len() >= 2) {
             map.insert(r[0].clone(), id_list(&r[1]));
         }
     }
-    let rows = query(stack, "credit reservations", &sql(CREDIT_SQL, ledger)).await?;
+    let rows = query(sut, "credit reservations", &sql(CREDIT_SQL, ledger)).await?;
     let map = found.rows.entry(WriteKind::CreditReserve).or_default();
     for r in rows.iter().filter(|r| r.len() >= 3) {
         map.insert(r[0].clone(), id_list(&r[1]));
@@ -141,7 +141,7 @@ pub async fn find_rows(stack: &Stack, ledger: &WriteLedger) -> Result<Found, Led
             .credit_ledger_entries
             .insert(r[0].clone(), r[2].parse().unwrap_or(0));
     }
-    let rows = query(stack, "outbox rows", &sql(OUTBOX_SQL, ledger)).await?;
+    let rows = query(sut, "outbox rows", &sql(OUTBOX_SQL, ledger)).await?;
     found.outbox = rows
         .iter()
         .filter(|r| r.len() >= 4)
@@ -169,43 +169,30 @@ struct Endpoints {
     admin_token: String,
 }
 
-async fn endpoints(stack: &Stack, target: &WriterTarget) -> Result<Endpoints, LedgerError> {
+async fn endpoints(sut: &Sut) -> Result<Endpoints, LedgerError> {
     // Ask the stack first: a restarted container may have a new host port.
-    let api = match stack.endpoint_url("api").await {
-        Ok(url) => url,
-        Err(_) if !target.api.is_empty() => target.api.clone(),
-        Err(e) => {
-            return Err(LedgerError::Stack {
-                what: "api URL".into(),
-                detail: e.to_string(),
-            })
+    let url = |name: &'static str| async move {
+        match sut.endpoint_now(name).await {
+            Ok(url) => Ok(url),
+            Err(e) => sut
+                .endpoint(name)
+                .map(String::from)
+                .map_err(|_| LedgerError::Stack {
+                    what: format!("{name} URL"),
+                    detail: e.to_string(),
+                }),
         }
     };
-    let sink = match (stack.endpoint_url("sink").await, &target.sink) {
-        (Ok(url), _) => url,
-        (Err(_), Some(url)) => url.clone(),
-        (Err(e), None) => {
-            return Err(LedgerError::Stack {
-                what: "sink URL".into(),
-                detail: e.to_string(),
-            })
-        }
-    };
-    let admin_token = match target.admin_token.clone().filter(|t| !t.is_empty()) {
-        Some(t) => t,
-        None => stack
-            .env_var("app", "ADMIN_TOKEN")
-            .await
-            .map_err(|e| LedgerError::Stack {
-                what: "ADMIN_TOKEN of app".into(),
-                detail: e.to_string(),
-            })?
-            .filter(|t| !t.is_empty())
-            .ok_or(LedgerError::MissingSetting {
-                what: "the admin token",
-                writer: "reading the DLQ during reconciliation",
-            })?,
-    };
+    let api = url(API).await?;
+    let sink = url(SINK).await?;
+    let admin_token = sut
+        .secret(ADMIN_TOKEN)
+        .filter(|t| !t.is_empty())
+        .ok_or(LedgerError::MissingSetting {
+            what: "the admin token",
+            writer: "reading the DLQ during reconciliation",
+        })?
+        .to_string();
     Ok(Endpoints {
         api: api.trim_end_matches('/').to_string(),
         sink: sink.trim_end_matches('/').to_string(),
@@ -248,7 +235,7 @@ fn event_id_of(v: Option<&Value>) -> String {
     }
 }
 
-async fn look(stack: &Stack, http: &reqwest::Client, at: &Endpoints) -> Result<Look, String> {
+async fn look(sut: &Sut, http: &reqwest::Client, at: &Endpoints) -> Result<Look, String> {
     let url = format!("{}/deliveries", at.sink);
     let (status, body) = get_json(http, &url, None).await?;
     if status != 200 {
@@ -298,7 +285,7 @@ async fn look(stack: &Stack, http: &reqwest::Client, at: &Endpoints) -> Result<L
         _ => return Err(format!("GET {url} answered {status}: {body}")),
     };
 
-    let unrelayed = invariants::query(stack, UNRELAYED_SQL)
+    let unrelayed = invariants::sql(sut, UNRELAYED_SQL)
         .await
         .map_err(|e| format!("SQL for unrelayed outbox rows: {e}"))?
         .first()
@@ -319,15 +306,14 @@ async fn look(stack: &Stack, http: &reqwest::Client, at: &Endpoints) -> Result<L
 /// in flight are not in the ledger yet). `settle` bounds the wait for
 /// events; when all are accounted for early it returns early.
 pub async fn reconcile(
-    stack: &Stack,
-    target: &WriterTarget,
+    sut: &Sut,
     ledger: &WriteLedger,
     settle: Duration,
 ) -> Result<Reconciliation, LedgerError> {
     let started = Instant::now();
     let records = ledger.records();
-    let mut found = find_rows(stack, ledger).await?;
-    let at = endpoints(stack, target).await?;
+    let mut found = find_rows(sut, ledger).await?;
+    let at = endpoints(sut).await?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -338,7 +324,7 @@ pub async fn reconcile(
     let mut last_error = None;
     let mut result: Option<(Reconciliation, Look)> = None;
     loop {
-        match look(stack, &http, &at).await {
+        match look(sut, &http, &at).await {
             Ok(l) => {
                 found.delivered = l.delivered.clone();
                 found.dead_lettered = l.dead_lettered.clone();

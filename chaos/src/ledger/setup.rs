@@ -6,13 +6,15 @@
 
 use std::time::Duration;
 
+use gauntlet_harness::sut::Sut;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::record::WriteLedger;
-use super::writers::{WriterConfig, WriterTarget};
+use super::writers::WriterConfig;
 use super::LedgerError;
+use crate::names::{ADMIN_TOKEN, WEBHOOK_SECRET};
 
 /// Units of the checkout product: the API's maximum, so a long experiment
 /// never sells out (an `INV001` would count as a refused write).
@@ -35,7 +37,8 @@ pub struct WriterSetup {
 
 struct Api<'a> {
     http: &'a reqwest::Client,
-    target: &'a WriterTarget,
+    /// The api's base URL.
+    base: &'a str,
 }
 
 impl Api<'_> {
@@ -48,7 +51,7 @@ impl Api<'_> {
         body: Option<Value>,
         expect: u16,
     ) -> Result<Value, LedgerError> {
-        let url = format!("{}{path}", self.target.api.trim_end_matches('/'));
+        let url = format!("{}{path}", self.base.trim_end_matches('/'));
         let mut req = self
             .http
             .request(method.clone(), &url)
@@ -104,37 +107,36 @@ fn id_at(v: &Value, pointer: &str, step: &'static str) -> Result<i64, LedgerErro
         })
 }
 
+/// The secret `name` of the system under test, which `writer` needs.
 fn require<'a>(
-    value: &'a Option<String>,
+    sut: &'a Sut,
+    name: &str,
     what: &'static str,
     writer: &'static str,
 ) -> Result<&'a str, LedgerError> {
-    value
-        .as_deref()
+    sut.secret(name)
         .filter(|v| !v.is_empty())
         .ok_or(LedgerError::MissingSetting { what, writer })
 }
 
+/// Makes what the enabled writers need, through the api at `base`.
 pub(crate) async fn prepare(
     http: &reqwest::Client,
-    target: &WriterTarget,
+    sut: &Sut,
+    base: &str,
     cfg: &WriterConfig,
     ledger: &WriteLedger,
 ) -> Result<WriterSetup, LedgerError> {
-    let api = Api { http, target };
+    let api = Api { http, base };
     let mut setup = WriterSetup::default();
     let secret = format!("ledger-pass-{}", ledger.key_prefix());
 
     if cfg.webhooks_per_sec > 0.0 {
-        require(
-            &target.shopify_secret,
-            "the Shopify webhook secret",
-            "webhook",
-        )?;
+        require(sut, WEBHOOK_SECRET, "the webhook secret", "webhook")?;
     }
 
     if cfg.checkouts_per_sec > 0.0 {
-        let admin = require(&target.admin_token, "the admin token", "checkout")?;
+        let admin = require(sut, ADMIN_TOKEN, "the admin token", "checkout")?;
         let register = |role: &str| {
             json!({
                 "name": format!("Ledger {role}"),
@@ -205,7 +207,7 @@ pub(crate) async fn prepare(
     }
 
     if cfg.credits_per_sec > 0.0 {
-        let admin = require(&target.admin_token, "the admin token", "credit reservation")?;
+        let admin = require(sut, ADMIN_TOKEN, "the admin token", "credit reservation")?;
         let step = "create the billing account";
         let account = api
             .call(

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use gauntlet_harness::sut::Sut;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -24,6 +25,7 @@ use super::classify::{classify_error, classify_response};
 use super::record::{WriteKind, WriteLedger, WriteOutcome};
 use super::setup::{self, WriterSetup};
 use super::LedgerError;
+use crate::names::{ADMIN_TOKEN, API, WEBHOOK_SECRET};
 
 /// Attempts per write: the first and up to two retries of an unknown outcome.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -31,52 +33,6 @@ pub const MAX_ATTEMPTS: u32 = 3;
 const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 /// Webhook orders take one of the SKUs migration 0003 seeds.
 const SKUS: u32 = 50;
-
-/// Where the writers send, and the secrets they need.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct WriterTarget {
-    /// Base URL of the api, e.g. `http://127.0.0.1:49153`.
-    pub api: String,
-    /// `X-Admin-Token` (set-up of checkouts and credits, the reserve calls,
-    /// and the DLQ during reconciliation).
-    #[serde(skip)]
-    pub admin_token: Option<String>,
-    /// Key of the webhook HMAC.
-    #[serde(skip)]
-    pub shopify_secret: Option<String>,
-    /// Base URL of the notification sink (reconciliation reads
-    /// `/deliveries`); `None`: asked from the stack.
-    pub sink: Option<String>,
-}
-
-impl WriterTarget {
-    /// The api and sink URLs and the run's secrets, asked from the stack.
-    pub async fn from_stack(
-        stack: &gauntlet_harness::stack::Stack,
-    ) -> Result<WriterTarget, LedgerError> {
-        let fail = |what: &str| {
-            let what = what.to_string();
-            move |e: gauntlet_harness::Error| LedgerError::Stack {
-                what,
-                detail: e.to_string(),
-            }
-        };
-        Ok(WriterTarget {
-            api: stack.endpoint_url("api").await.map_err(fail("api URL"))?,
-            admin_token: stack
-                .env_var("app", "ADMIN_TOKEN")
-                .await
-                .map_err(fail("ADMIN_TOKEN of app"))?
-                .filter(|v| !v.is_empty()),
-            shopify_secret: stack
-                .env_var("app", "SHOPIFY_WEBHOOK_SECRET")
-                .await
-                .map_err(fail("SHOPIFY_WEBHOOK_SECRET of app"))?
-                .filter(|v| !v.is_empty()),
-            sink: Some(stack.endpoint_url("sink").await.map_err(fail("sink URL"))?),
-        })
-    }
-}
 
 /// Rates in writes per second (0 disables a writer), the seed of the
 /// bodies (quantities, SKUs), and the bound of one attempt.
@@ -115,7 +71,8 @@ impl WriterConfig {
 /// Everything a write task needs.
 struct Ctx {
     http: reqwest::Client,
-    target: WriterTarget,
+    /// Where the secrets come from.
+    sut: Sut,
     setup: WriterSetup,
     ledger: WriteLedger,
     paused: AtomicBool,
@@ -153,9 +110,11 @@ pub struct Writers {
 impl Writers {
     /// Sets up (producer, product, buyer, billing account: whatever the
     /// enabled writers need; any failure is an error and nothing runs),
-    /// then starts one open-loop writer per kind with a rate above 0.
+    /// then starts one open-loop writer per kind with a rate above 0. The
+    /// writers send to the `api` endpoint of `sut`, with its secrets
+    /// `admin_token` and `webhook_secret`.
     pub async fn start(
-        target: WriterTarget,
+        sut: &Sut,
         cfg: WriterConfig,
         ledger: WriteLedger,
     ) -> Result<Writers, LedgerError> {
@@ -179,11 +138,18 @@ impl Writers {
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| LedgerError::Config(format!("HTTP client: {e}")))?;
-        let setup = setup::prepare(&http, &target, &cfg, &ledger).await?;
+        let api = sut
+            .endpoint(API)
+            .map_err(|_| LedgerError::MissingSetting {
+                what: "the `api` endpoint",
+                writer: "all writers",
+            })?
+            .to_string();
+        let setup = setup::prepare(&http, sut, &api, &cfg, &ledger).await?;
         let ctx = Arc::new(Ctx {
             http,
-            api: RwLock::new(target.api.clone()),
-            target,
+            api: RwLock::new(api),
+            sut: sut.clone(),
             setup,
             ledger,
             paused: AtomicBool::new(false),
@@ -223,9 +189,9 @@ impl Writers {
         &self.ctx.ledger
     }
 
-    /// Points later attempts at another api base URL. A restarted `app`
-    /// container gets new host ports; an experiment that restarts it should
-    /// call this with `stack.endpoint_url("api")` once it is back.
+    /// Points later attempts at another api base URL. A restarted container
+    /// gets new host ports; an experiment that restarts the api's should
+    /// call this with `sut.endpoint_now("api")` once it is back.
     pub fn set_api(&self, api: impl Into<String>) {
         *self.ctx.api.write().unwrap_or_else(|e| e.into_inner()) = api.into();
     }
@@ -341,7 +307,7 @@ fn prepare(ctx: &Ctx, kind: WriteKind, key: &str, rng: &mut StdRng) -> Option<Pr
             let sku = format!("SKU-{:04}", rng.random_range(1..=SKUS));
             let body = json!({"id": key, "line_items": [{"sku": sku, "quantity": rng.random_range(1..=3)}]})
                 .to_string();
-            let secret = ctx.target.shopify_secret.as_deref()?;
+            let secret = ctx.sut.secret(WEBHOOK_SECRET)?;
             Prepared {
                 path: "/api/v1/webhooks/shopify".into(),
                 headers: vec![(
@@ -356,7 +322,7 @@ fn prepare(ctx: &Ctx, kind: WriteKind, key: &str, rng: &mut StdRng) -> Option<Pr
                 json!({"amount": 1, "idempotency_key": key, "ref_type": "ledger", "ref_id": key});
             Prepared {
                 path: format!("/v1/billing/accounts/{}/reserve", ctx.setup.account_id?),
-                headers: vec![("x-admin-token", ctx.target.admin_token.clone()?)],
+                headers: vec![("x-admin-token", ctx.sut.secret(ADMIN_TOKEN)?.to_string())],
                 body: body.to_string().into_bytes(),
             }
         }

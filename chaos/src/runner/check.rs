@@ -1,19 +1,143 @@
-//! Before anything runs: does the stack have what the experiment names?
+//! Before anything runs: does the system have what the experiment names?
+//! Two looks: the project file ([`check_config`], known before any stack
+//! exists, so the CLI refuses such an experiment with exit 2), then the
+//! running stack ([`check_stack`]).
 
 use std::collections::BTreeSet;
 
+use gauntlet_harness::config::{Config, DataKind};
+
 use crate::experiment::{Action, Experiment, ProbeKind};
+use crate::names::{ADMIN_TOKEN, API, SINK, TOXIPROXY, WEBHOOK_SECRET};
+use crate::probes::redis_data;
 use crate::ChaosContext;
 
-/// What the experiment names that the stack must have: services,
-/// endpoints, a PM2 service and its processes, fault-proxy links. Each
-/// problem says what is missing and what there is.
-pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
-    let compose = ctx.stack.compose();
-    let services: Vec<&str> = compose.services.iter().map(|s| s.name.as_str()).collect();
+/// What the experiment needs from the project file, each only if the
+/// experiment uses it: PM2 (PM2 actions and probes), each HTTP probe's
+/// endpoint, a postgres data service (SQL probes), a redis data service in
+/// each Redis probe's service, the `toxiproxy` endpoint (fault-proxy
+/// actions), the `api` and `sink` endpoints and the secrets the writers
+/// send. Each problem names the experiment and what is missing where.
+pub fn check_config(exp: &Experiment, config: &Config) -> Vec<String> {
+    let who = match &exp.path {
+        Some(path) => format!("experiment `{}` ({})", exp.name, path.display()),
+        None => format!("experiment `{}`", exp.name),
+    };
+    let source = config.describe_source();
+    let endpoints = || join(config.endpoints.keys().map(String::as_str));
     let mut problems = BTreeSet::new();
     let steps = exp.method.iter().chain(&exp.rollbacks);
     let probes = exp.steady_state.iter().chain(&exp.expect_during_fault);
+
+    let uses_pm2 = steps.clone().any(|s| s.action.uses_pm2())
+        || probes
+            .clone()
+            .any(|p| matches!(p.kind, ProbeKind::Pm2 { .. }));
+    if uses_pm2 {
+        if let Err(e) = config.require_pm2(&who) {
+            problems.insert(e.to_string());
+        }
+    }
+    for probe in probes {
+        match &probe.kind {
+            ProbeKind::Http { endpoint, .. } if !config.endpoints.contains_key(endpoint) => {
+                problems.insert(format!(
+                    "{who}: probe `{}` uses the endpoint `{endpoint}`, which {source} does not \
+                     declare (endpoints: {})",
+                    probe.name,
+                    endpoints()
+                ));
+            }
+            ProbeKind::Sql { .. } if config.data_service(DataKind::Postgres).is_none() => {
+                problems.insert(format!(
+                    "{who}: probe `{}` runs SQL, but [data] of {source} declares no postgres \
+                     data service",
+                    probe.name
+                ));
+            }
+            ProbeKind::Redis { service, .. } if redis_data(config, service).is_none() => {
+                let redis = config
+                    .data
+                    .values()
+                    .filter(|d| d.kind == DataKind::Redis)
+                    .map(|d| d.service.as_str());
+                problems.insert(format!(
+                    "{who}: probe `{}` runs redis-cli in the service `{service}`, which [data] \
+                     of {source} does not declare as a redis data service (redis services: {})",
+                    probe.name,
+                    join(redis)
+                ));
+            }
+            _ => {}
+        }
+    }
+    if steps.clone().any(|s| s.action.proxy().is_some())
+        && !config.endpoints.contains_key(TOXIPROXY)
+    {
+        problems.insert(format!(
+            "{who}: uses the fault proxy, but {source} declares no endpoint `{TOXIPROXY}` \
+             ([endpoints] or the label dev.gauntlet.endpoints; endpoints: {})",
+            endpoints()
+        ));
+    }
+    if let Some(w) = &exp.writers {
+        for endpoint in [API, SINK] {
+            if !config.endpoints.contains_key(endpoint) {
+                problems.insert(format!(
+                    "{who}: its [writers] need the endpoint `{endpoint}`, which {source} does \
+                     not declare (endpoints: {})",
+                    endpoints()
+                ));
+            }
+        }
+        let secrets = [
+            (
+                ADMIN_TOKEN,
+                w.checkouts_per_sec > 0.0 || w.credits_per_sec > 0.0,
+            ),
+            (WEBHOOK_SECRET, w.webhooks_per_sec > 0.0),
+        ];
+        for (secret, needed) in secrets {
+            if needed && !config.secrets.contains_key(secret) {
+                problems.insert(format!(
+                    "{who}: its [writers] need the secret `{secret}`, which [secrets] of \
+                     {source} does not declare"
+                ));
+            }
+        }
+    }
+    problems.into_iter().collect()
+}
+
+/// Every experiment against the project file, before anything starts: a
+/// usage error (exit 2) with every problem, experiment by experiment.
+pub fn check_experiments(
+    experiments: &[Experiment],
+    config: &Config,
+) -> gauntlet_harness::Result<()> {
+    let problems: Vec<String> = experiments
+        .iter()
+        .flat_map(|e| check_config(e, config))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(gauntlet_harness::Error::Usage(problems.join("\n")))
+    }
+}
+
+/// The project file's problems ([`check_config`]), then what the experiment
+/// names that the running stack must have: services, fault-proxy links,
+/// PM2 processes. Each problem says what is missing and what there is.
+pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
+    let problems = check_config(exp, &ctx.sut().config);
+    if !problems.is_empty() {
+        return problems;
+    }
+    let compose = ctx.stack().compose();
+    let services: Vec<&str> = compose.services.iter().map(|s| s.name.as_str()).collect();
+    let mut problems = BTreeSet::new();
+    let steps = exp.method.iter().chain(&exp.rollbacks);
 
     for step in steps.clone() {
         if let Some(service) = step.action.service() {
@@ -34,52 +158,9 @@ pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
             }
         }
     }
-    let mut uses_pm2 = steps.clone().any(|s| s.action.uses_pm2());
-    for probe in probes {
-        match &probe.kind {
-            ProbeKind::Http { endpoint, .. } if compose.endpoint(endpoint).is_none() => {
-                let known: Vec<String> = compose
-                    .services
-                    .iter()
-                    .flat_map(|s| s.endpoints().into_iter().map(|(n, _)| n))
-                    .collect();
-                problems.insert(format!(
-                    "probe `{}`: no endpoint `{endpoint}` (endpoints: {})",
-                    probe.name,
-                    known.join(", ")
-                ));
-            }
-            ProbeKind::Redis { service, .. } if !services.contains(&service.as_str()) => {
-                problems.insert(format!(
-                    "probe `{}`: no service `{service}` (services: {})",
-                    probe.name,
-                    services.join(", ")
-                ));
-            }
-            ProbeKind::Sql { .. } if !services.contains(&"postgres") => {
-                problems.insert(format!(
-                    "probe `{}`: SQL probes run in the `postgres` service, which the stack lacks",
-                    probe.name
-                ));
-            }
-            ProbeKind::Pm2 { .. } => uses_pm2 = true,
-            _ => {}
-        }
-    }
-    if uses_pm2 && ctx.pm2_service().is_none() {
-        problems.insert(
-            "the experiment uses PM2 but no service is labelled dev.gauntlet.pm2=true".into(),
-        );
-    }
 
     let proxies: BTreeSet<&str> = steps.clone().filter_map(|s| s.action.proxy()).collect();
-    if !proxies.is_empty() && compose.endpoint("toxiproxy").is_none() {
-        problems.insert(format!(
-            "the experiment uses the fault proxy, but no service in {} declares the endpoint \
-             `toxiproxy` (label dev.gauntlet.endpoints)",
-            compose.path.display()
-        ));
-    } else if !proxies.is_empty() {
+    if !proxies.is_empty() {
         let api = ctx.proxy().await;
         match api.proxies().await {
             Ok(list) => {
@@ -110,8 +191,8 @@ pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
             _ => None,
         })
         .collect();
-    if !processes.is_empty() && ctx.pm2_service().is_some() {
-        if let Ok(list) = gauntlet_harness::pm2::processes(&ctx.stack).await {
+    if !processes.is_empty() {
+        if let Ok(list) = gauntlet_harness::pm2::processes(ctx.stack()).await {
             let known: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
             if !known.is_empty() {
                 for p in processes.iter().filter(|p| !known.contains(p)) {
@@ -124,4 +205,108 @@ pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
         }
     }
     problems.into_iter().collect()
+}
+
+/// `a, b`, or `none`.
+fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use gauntlet_harness::config::Overrides;
+
+    use super::*;
+    use crate::experiment::{load_dir, parse, shipped_dir};
+
+    fn experiment(name: &str, text: &str) -> Experiment {
+        parse(text, Path::new("t.toml"), name).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A system with a web endpoint and a Redis in `cache`, nothing else.
+    fn foreign() -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gauntlet.toml");
+        std::fs::write(
+            &path,
+            "[endpoints.web]\nservice = \"web\"\nport = 80\n\
+             [data.cache]\nservice = \"cache\"\nkind = \"redis\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn the_reference_system_has_what_every_shipped_experiment_needs() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gauntlet.toml");
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        let all = load_dir(shipped_dir()).unwrap();
+        check_experiments(&all, &config).unwrap();
+    }
+
+    #[test]
+    fn an_experiment_that_needs_pm2_is_refused_without_it_naming_both() {
+        let (_dir, config) = foreign();
+        let exp = experiment(
+            "pm2_only",
+            "title = \"t\"\n[steady_state]\nprobes = [ { pm2 = \"api\" } ]\n\
+             [[method]]\naction = \"pm2_kill\"\n",
+        );
+        let err = check_experiments(&[exp], &config).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("experiment `pm2_only` needs PM2") && text.contains("no [pm2] section"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn endpoints_data_services_and_secrets_are_needed_only_when_used() {
+        let (_dir, config) = foreign();
+        let plain = experiment(
+            "plain",
+            "title = \"t\"\n[steady_state]\nprobes = [\n\
+             { http = \"/\", endpoint = \"web\" },\n\
+             { redis = \"PING\", expect = \"PONG\", service = \"cache\" },\n]\n\
+             [[method]]\naction = \"kill_container\"\nservice = \"cache\"\n",
+        );
+        assert_eq!(check_config(&plain, &config), Vec::<String>::new());
+
+        let needy = experiment(
+            "needy",
+            "title = \"t\"\n[steady_state]\nprobes = [\n\
+             { http = \"/api/healthz\" },\n\
+             { sql = \"SELECT 1\", expect = \"1\" },\n\
+             { redis = \"PING\", expect = \"PONG\" },\n]\n\
+             [[method]]\naction = \"proxy_down\"\nproxy = \"db\"\n\
+             [writers]\ncheckouts_per_sec = 1\nwebhooks_per_sec = 1\n",
+        );
+        let problems = check_config(&needy, &config).join("\n");
+        for missing in [
+            "uses the endpoint `api`, which",
+            "declares no postgres data service",
+            "runs redis-cli in the service `redis`",
+            "declares no endpoint `toxiproxy`",
+            "need the endpoint `sink`",
+            "need the secret `admin_token`",
+            "need the secret `webhook_secret`",
+        ] {
+            assert!(problems.contains(missing), "{missing}: {problems}");
+        }
+        assert!(
+            problems
+                .lines()
+                .all(|l| l.starts_with("experiment `needy`")),
+            "{problems}"
+        );
+    }
 }

@@ -6,14 +6,18 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gauntlet_harness::images::SystemBinary;
-use gauntlet_harness::launch::{self, LaunchOptions, HEAVY_TRAFFIC_VARS};
+use gauntlet_harness::config::Overrides;
+use gauntlet_harness::images::BuildHook;
+use gauntlet_harness::launch::{self, LaunchOptions};
 use gauntlet_harness::stack::{self, Stack};
+use gauntlet_harness::sut::Sut;
 use gauntlet_harness::workspace::Workspace;
 
 /// One run's stack; reaped when dropped, even after a failed assertion.
 pub struct Run {
     pub stack: Stack,
+    /// The system under test on that stack, as the commands get it.
+    pub sut: Sut,
     pub project: String,
     pub run_id: String,
 }
@@ -35,24 +39,28 @@ impl Drop for Run {
     }
 }
 
-/// `gauntlet-system` in this test's target directory (the fault proxy is
-/// taken from beside it), or `GAUNTLET_SYSTEM_BIN`; otherwise the harness
-/// runs cargo itself.
-pub fn system_binary() -> SystemBinary {
-    if let Some(path) = std::env::var_os("GAUNTLET_SYSTEM_BIN") {
-        return SystemBinary::Path(path.into());
+/// The reference system's build hook, given `gauntlet-system` from this
+/// test's target directory (the fault proxy is taken from beside it) when
+/// it is there and `GAUNTLET_SYSTEM_BIN` is not set (the hook reads that
+/// itself); otherwise the hook runs cargo.
+pub fn build_hook() -> BuildHook {
+    if std::env::var_os("GAUNTLET_SYSTEM_BIN").is_some() {
+        return BuildHook::Run;
     }
     // target/debug/deps/TEST-HASH -> target/debug/gauntlet-system
     let beside = std::env::current_exe()
         .ok()
         .and_then(|exe| Some(exe.parent()?.parent()?.join("gauntlet-system")));
     match beside {
-        Some(path) if path.is_file() => SystemBinary::Path(path),
+        Some(path) if path.is_file() => BuildHook::RunWith(vec![(
+            "GAUNTLET_SYSTEM_BIN".into(),
+            path.display().to_string(),
+        )]),
         _ => {
             eprintln!(
-                "gauntlet-system is not built in this target directory; the harness will run cargo"
+                "gauntlet-system is not built in this target directory; the build hook will run cargo"
             );
-            SystemBinary::Cargo
+            BuildHook::Run
         }
     }
 }
@@ -71,23 +79,18 @@ pub async fn start(test: &str, defects: &str) -> Option<Run> {
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let workspace = Workspace::locate(Some(&root.join("docker-compose.yml"))).unwrap();
+    let workspace =
+        Workspace::locate(Some(&root.join("gauntlet.toml")), Overrides::default()).unwrap();
     let tag: u32 = rand::random();
     let project = format!("ct-{test}-{tag:08x}");
     let run_id = stack::new_run_id();
-    let options = LaunchOptions {
-        project: project.clone(),
-        run_id: run_id.clone(),
-        seed: 7,
-        defects: defects.to_string(),
-        binary: system_binary(),
-        show_progress: false,
-        service_timeout: Duration::from_secs(180),
-        extra_vars: HEAVY_TRAFFIC_VARS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
+    let mut options = LaunchOptions::new(&workspace, run_id.clone(), 7);
+    options.project = project.clone();
+    options.defects = workspace.config.check_defects(defects).unwrap();
+    options.build_hook = build_hook();
+    options.service_timeout = Duration::from_secs(180);
+    // Background writers: thousands of requests from one client.
+    options.use_variable_set(&workspace, "heavy_traffic", &[]);
     let started = Instant::now();
     match launch::launch(&docker, &workspace, &options).await {
         Ok(launched) => {
@@ -97,6 +100,7 @@ pub async fn start(test: &str, defects: &str) -> Option<Run> {
             );
             Some(Run {
                 stack: launched.stack,
+                sut: launched.sut,
                 project,
                 run_id,
             })

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "gauntlet", version, about = "Test and chaos harness for the gauntlet reference system", long_about = None)]
+#[command(name = "gauntlet", version, about = "Test and chaos harness for any system in containers: journeys, load, properties, chaos, restore drills", long_about = None)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 a check failed, 2 usage or configuration error, \
 3 environment error (e.g. no Docker), 130 interrupted."
@@ -20,17 +20,19 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
+    /// The project file describing the system under test (default: the
+    /// nearest gauntlet.toml upward; env GAUNTLET_CONFIG).
+    #[arg(long, global = true, env = "GAUNTLET_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Namespace for runs (like compose's project name); `down --all` reaps
-    /// only this project's runs.
-    #[arg(
-        long,
-        global = true,
-        env = "GAUNTLET_PROJECT",
-        default_value = "gauntlet"
-    )]
-    pub project: String,
-    /// The compose file defining the stack (default: nearest docker-compose.yml).
-    #[arg(long, global = true, env = "GAUNTLET_COMPOSE")]
+    /// only this project's runs. Overrides [system] project (env
+    /// GAUNTLET_PROJECT; default `gauntlet`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub project: Option<String>,
+    /// The compose file defining the stack; overrides [stack] compose (env
+    /// GAUNTLET_COMPOSE; default: the project's, or the nearest
+    /// docker-compose.yml).
+    #[arg(long, global = true, value_name = "FILE")]
     pub compose: Option<PathBuf>,
 }
 
@@ -70,16 +72,28 @@ pub enum Command {
     /// Benchmarks of gauntlet itself.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print the effective configuration (gauntlet.toml, environment,
+    /// flags, defaults) with the origin of every value; secrets masked.
+    Config(ConfigArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Print as JSON (values and origins) instead of annotated TOML.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct BinaryArgs {
-    /// Use this prebuilt gauntlet-system binary instead of `cargo build`.
-    #[arg(long, value_name = "PATH", conflicts_with = "no_cargo")]
+    /// Do not run the project's build hook ([stack] build_hook); build the
+    /// images from what is staged.
+    #[arg(long, alias = "no-cargo", conflicts_with = "system_bin")]
+    pub no_build_hook: bool,
+    /// Passed to the build hook as GAUNTLET_SYSTEM_BIN (the reference
+    /// system's hook stages this prebuilt binary instead of running cargo).
+    #[arg(long, value_name = "PATH")]
     pub system_bin: Option<PathBuf>,
-    /// Do not run cargo; use the binary already staged in the app context.
-    #[arg(long)]
-    pub no_cargo: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -88,13 +102,14 @@ pub struct RunArgs {
     /// always printed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Defect switches to enable in the system (SYSTEM-SPEC section 11),
-    /// comma separated; passed as SYSTEM_DEFECTS.
+    /// Defect switches to enable in the system, comma separated; each must
+    /// be declared in the project's [defects] switches.
     #[arg(long, value_name = "LIST", default_value = "")]
     pub defects: String,
-    /// Seconds each service may take to become healthy.
-    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
-    pub service_timeout: u64,
+    /// Seconds each service may take to become ready (overrides [stack]
+    /// service_timeout; env GAUNTLET_SERVICE_TIMEOUT; default 120).
+    #[arg(long, value_name = "SECONDS")]
+    pub service_timeout: Option<u64>,
     #[command(flatten)]
     pub binary: BinaryArgs,
 }
@@ -153,15 +168,20 @@ pub struct BuildArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Base URL of the API (default: the latest run's).
+    /// Base URL of a deployment's primary endpoint (default: the latest run's).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// Base URL of the web front end (default: the latest run's, if no --target).
-    #[arg(long, value_name = "URL")]
+    /// Base URL of the web front end (with --target; same as --endpoint web=URL).
+    #[arg(long, value_name = "URL", requires = "target")]
     pub web: Option<String>,
     /// Allow a target that is not on this machine.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Another endpoint of the deployment, as NAME=URL (repeatable; e.g.
+    /// web=http://127.0.0.1:8081). Secrets come from each [secrets]
+    /// variable in the environment.
+    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = crate::commands::parse_endpoint)]
+    pub endpoint: Vec<(String, String)>,
     /// Check this run instead of the latest.
     #[arg(long, conflicts_with = "target")]
     pub run: Option<String>,
@@ -206,8 +226,9 @@ pub struct JourneysArgs {
     /// Seed for the journeys' fake data (default: random, always printed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Base URL of the API of an already running deployment (no containers).
-    /// Secrets come from GAUNTLET_ADMIN_TOKEN and GAUNTLET_SHOPIFY_SECRET.
+    /// Base URL of an already running deployment's primary endpoint (the
+    /// identity endpoint, else `api`); no containers. Secrets come from each
+    /// [secrets] variable in the environment.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Base URL of the web front end (with --target).
@@ -219,6 +240,11 @@ pub struct JourneysArgs {
     /// Allow a target that is not a loopback address.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Another endpoint of the deployment, as NAME=URL (repeatable; e.g.
+    /// web=http://127.0.0.1:8081). Secrets come from each [secrets]
+    /// variable in the environment.
+    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = crate::commands::parse_endpoint)]
+    pub endpoint: Vec<(String, String)>,
     /// Run against this run instead of the latest.
     #[arg(long, conflicts_with = "target")]
     pub run: Option<String>,
@@ -246,18 +272,26 @@ pub struct LoadArgs {
     /// SLO file (default: scenarios/slo.toml).
     #[arg(long, value_name = "FILE")]
     pub slo: Option<PathBuf>,
-    /// Base URL of an already running deployment (no stack is started, no
-    /// SQL invariant check). Secrets from GAUNTLET_ADMIN_TOKEN and
-    /// GAUNTLET_SHOPIFY_SECRET.
+    /// Base URL of an already running deployment's primary endpoint (no
+    /// stack is started, no invariant check). Secrets from each [secrets]
+    /// variable in the environment.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Allow a target that is not a loopback address.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Another endpoint of the deployment, as NAME=URL (repeatable; e.g.
+    /// web=http://127.0.0.1:8081). Secrets come from each [secrets]
+    /// variable in the environment.
+    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = crate::commands::parse_endpoint)]
+    pub endpoint: Vec<(String, String)>,
+    /// Load this running stack (from `gauntlet up`) instead of starting one.
+    #[arg(long = "run", value_name = "RUN_ID", conflicts_with = "target")]
+    pub run_id: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
     /// Keep the stack after the run.
-    #[arg(long, conflicts_with = "target")]
+    #[arg(long, conflicts_with_all = ["target", "run_id"])]
     pub keep: bool,
     /// Where the reports go (default: target/gauntlet/<run-id>/).
     #[arg(long, value_name = "DIR")]
@@ -279,13 +313,19 @@ pub struct PropsArgs {
     /// (default: props/regressions in the checkout).
     #[arg(long, value_name = "DIR")]
     pub regressions: Option<PathBuf>,
-    /// Base URL of an already running deployment (no stack is started).
-    /// The admin token comes from GAUNTLET_ADMIN_TOKEN.
+    /// Base URL of an already running deployment's primary endpoint (no
+    /// stack is started). Secrets from each [secrets] variable in the
+    /// environment (the admin token: GAUNTLET_ADMIN_TOKEN).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Allow a target that is not a loopback address.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Another endpoint of the deployment, as NAME=URL (repeatable; e.g.
+    /// web=http://127.0.0.1:8081). Secrets come from each [secrets]
+    /// variable in the environment.
+    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = crate::commands::parse_endpoint)]
+    pub endpoint: Vec<(String, String)>,
     /// Use this running stack (from `gauntlet up`) instead of starting one;
     /// its admin token is read from the stack.
     #[arg(long = "run", value_name = "RUN_ID", conflicts_with = "target")]
@@ -404,9 +444,13 @@ pub enum BenchCommand {
 
 #[derive(Args, Debug)]
 pub struct BenchLoadgenArgs {
-    /// Endpoint to hammer (default: the latest run's /api/health).
+    /// URL to hammer (default: the latest run's primary endpoint at --path).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// Path on the latest run's primary endpoint (default: its readiness
+    /// path, else `/`).
+    #[arg(long, value_name = "PATH", conflicts_with = "target")]
+    pub path: Option<String>,
     /// Concurrent connections for both generators.
     #[arg(long, default_value_t = 64)]
     pub connections: u32,

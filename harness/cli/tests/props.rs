@@ -17,7 +17,7 @@ fn up_raised(project: &str, defects: &str) -> String {
     let bin = system_bin_args();
     args.extend(bin.iter().map(String::as_str));
     let mut cmd = gauntlet(project, &args);
-    cmd.envs(gauntlet_harness::launch::HEAVY_TRAFFIC_VARS);
+    cmd.envs(heavy_traffic_vars());
     let out = cmd.output().expect("gauntlet runs");
     assert_eq!(
         out.status.code(),
@@ -247,7 +247,7 @@ fn admin_target(project: &str, run_id: &str) -> gauntlet_props::HttpTarget {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (api, token) = rt.block_on(async {
         let docker = gauntlet_harness::docker::connect().await.unwrap();
-        let ws = gauntlet_harness::workspace::Workspace::locate(None).unwrap();
+        let ws = gauntlet_harness::workspace::Workspace::new(reference_config()).unwrap();
         let compose = ws.compose(&Default::default()).unwrap();
         let stack = gauntlet_harness::stack::Stack::attach(docker, project, run_id, compose);
         let api = stack.endpoint_url("api").await.unwrap();

@@ -266,3 +266,74 @@ fn an_unknown_defect_switch_fails_up_with_the_systems_reason() {
         "a failed up cleans up"
     );
 }
+
+#[test]
+fn down_all_also_reaps_a_container_whose_create_lands_while_it_runs() {
+    // A gauntlet killed mid-`up` leaves creates in flight in the engine,
+    // which finishes them after the client is gone: a container can appear
+    // (state `Created`) after the reaper listed. Simulated here by creating
+    // one, labelled like a run's, right after the reaper's first round.
+    if !require_docker() {
+        return;
+    }
+    let project = unique_project("late-create");
+    let _guard = ProjectGuard(project.clone());
+    let labels = [
+        "--label".to_string(),
+        format!("dev.gauntlet.project={project}"),
+        "--label".to_string(),
+        "dev.gauntlet.run=rlate".to_string(),
+    ];
+    let create = |name: &str| {
+        let mut args = vec!["create", "--name", name];
+        args.extend(labels.iter().map(String::as_str));
+        args.extend(["debian:bookworm-slim", "true"]);
+        docker(&args);
+    };
+    let early = format!("{project}-rlate-early");
+    let late = format!("{project}-rlate-late");
+    create(&early);
+
+    let down = gauntlet(&project, &["down", "--all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the early container is gone, the reaper has listed containers.
+    let exists = |name: &str| {
+        std::process::Command::new("docker")
+            .args(["container", "inspect", name])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while exists(&early) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "down --all did not remove {early}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    create(&late);
+
+    let out = down.wait_with_output().unwrap();
+    eprintln!(
+        "down --all: {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        labelled_resources(&project),
+        Vec::<String>::new(),
+        "one down --all leaves nothing, even a container created while it ran"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("removed container {late}")),
+        "the late container is reported: {stdout}"
+    );
+}

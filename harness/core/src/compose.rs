@@ -121,11 +121,48 @@ impl ComposeFile {
     }
 
     pub fn load(path: &Path, vars: &HashMap<String, String>) -> Result<ComposeFile> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::config(path, format!("cannot read compose file: {e}")))?;
-        parse(&text, path, &|name| {
-            vars.get(name).cloned().or_else(|| std::env::var(name).ok())
-        })
+        ComposeFile::load_all(&[path.to_path_buf()], vars)
+    }
+
+    /// Loads a base file and its overrides (later files win), merged the way
+    /// Compose merges them: mappings key by key, every other value (lists
+    /// included) replaced whole. Paths are relative to the base file.
+    pub fn load_all(paths: &[PathBuf], vars: &HashMap<String, String>) -> Result<ComposeFile> {
+        let base = paths
+            .first()
+            .ok_or_else(|| Error::Usage("no compose file given".into()))?;
+        let lookup = |name: &str| vars.get(name).cloned().or_else(|| std::env::var(name).ok());
+        let read = |path: &Path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::config(path, format!("cannot read compose file: {e}")))
+        };
+        if paths.len() == 1 {
+            return parse(&read(base)?, base, &lookup);
+        }
+        let mut merged = Value::Null;
+        for path in paths {
+            let value: Value = serde_yaml::from_str(&read(path)?)
+                .map_err(|e| Error::config(path, format!("invalid compose file: {e}")))?;
+            merge(&mut merged, value);
+        }
+        let text = serde_yaml::to_string(&merged).expect("a YAML value serialises");
+        parse(&text, base, &lookup)
+    }
+}
+
+fn merge(into: &mut Value, over: Value) {
+    match (into, over) {
+        (Value::Mapping(base), Value::Mapping(over)) => {
+            for (k, v) in over {
+                match base.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, over) => *slot = over,
     }
 }
 

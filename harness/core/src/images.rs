@@ -2,12 +2,12 @@
 //! file, tagged by a hash of everything in the context, so an image is
 //! rebuilt exactly when one of its inputs changed.
 //!
-//! Before hashing, two inputs are staged into the contexts:
-//! - the host's CA bundle as `host-ca.crt` (apt and npm inside builds may
-//!   go through an intercepting TLS proxy);
-//! - the host-built binaries (both are Debian bookworm, so they run as
-//!   is): the reference system into the app context's `bin/`, the fault
-//!   proxy into the faultproxy context's `bin/`.
+//! Before hashing:
+//! - the project's build hook runs, if it has one (`[stack] build_hook`):
+//!   a system that compiles on the host stages its artefacts into the
+//!   build contexts there;
+//! - the host's CA bundle is staged into every context as `host-ca.crt`
+//!   (apt and npm inside builds may go through an intercepting TLS proxy).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,18 +20,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::compose::ComposeFile;
+use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// The host's CA bundle (Debian's location).
 pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-/// Where the reference system's binary is staged, relative to the checkout.
-pub const SYSTEM_BIN_STAGE: &str = "system/images/app/bin/gauntlet-system";
-/// The cargo package and binary of the reference system.
-pub const SYSTEM_PACKAGE: &str = "gauntlet-system";
-/// The fault proxy (Toxiproxy API) the `toxiproxy` service runs, and where
-/// it is staged. Built next to the system binary.
-pub const FAULTPROXY_PACKAGE: &str = "gauntlet-faultproxy";
-pub const FAULTPROXY_BIN_STAGE: &str = "system/images/faultproxy/bin/gauntlet-faultproxy";
 
 /// The compose variable that carries a service's image tag:
 /// `GAUNTLET_<SERVICE>_TAG`.
@@ -39,62 +32,71 @@ pub fn tag_variable(service: &str) -> String {
     format!("GAUNTLET_{}_TAG", service.to_uppercase().replace('-', "_"))
 }
 
-/// How the reference system's binary gets into the app image.
-#[derive(Debug, Clone)]
-pub enum SystemBinary {
-    /// `cargo build -p gauntlet-system` in the checkout, then stage it.
-    Cargo,
-    /// Stage this prebuilt binary.
-    Path(PathBuf),
-    /// Use whatever is staged already.
-    Staged,
+/// Whether and how the project's build hook runs.
+#[derive(Debug, Clone, Default)]
+pub enum BuildHook {
+    /// Run it (when the project has one), with these extra variables.
+    #[default]
+    Run,
+    RunWith(Vec<(String, String)>),
+    /// Do not run it (`--no-build-hook`): use what is staged.
+    Skip,
 }
 
-/// Stages the binary and CA bundle, then returns the tag variables for every
-/// service that has a build context (`GAUNTLET_APP_TAG` -> content hash).
-pub fn prepare(
-    checkout: &Path,
-    compose: &ComposeFile,
-    binary: &SystemBinary,
-) -> Result<HashMap<String, String>> {
-    let staged = checkout.join(SYSTEM_BIN_STAGE);
-    let proxy_staged = checkout.join(FAULTPROXY_BIN_STAGE);
-    match binary {
-        SystemBinary::Cargo => {
-            let built = cargo_build_system(checkout)?;
-            copy_if_changed(&built, &staged)?;
-            copy_if_changed(&built.with_file_name(FAULTPROXY_PACKAGE), &proxy_staged)?;
-        }
-        SystemBinary::Path(path) => {
-            copy_if_changed(path, &staged)?;
-            let proxy = path.with_file_name(FAULTPROXY_PACKAGE);
-            if !proxy.is_file() {
-                return Err(Error::Usage(format!(
-                    "the fault proxy is not built next to {}: run `cargo build -p {FAULTPROXY_PACKAGE}`",
-                    path.display()
-                )));
-            }
-            copy_if_changed(&proxy, &proxy_staged)?;
-        }
-        SystemBinary::Staged => {}
+/// Runs the project's build hook in the project folder. Its output goes to
+/// the terminal; a failure is a build error naming the command.
+pub fn run_build_hook(config: &Config, hook: &BuildHook) -> Result<()> {
+    let Some(argv) = &config.stack.build_hook else {
+        return Ok(());
+    };
+    let env = match hook {
+        BuildHook::Skip => return Ok(()),
+        BuildHook::Run => Vec::new(),
+        BuildHook::RunWith(env) => env.clone(),
+    };
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| config.error("stack.build_hook", "is empty"))?;
+    let shown = argv.join(" ");
+    let status = std::process::Command::new(program)
+        .args(args)
+        .envs(env)
+        .current_dir(&config.root)
+        .stdout(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::inherit())
+        .status()
+        .map_err(|e| Error::Build {
+            image: "build hook".into(),
+            message: format!("cannot run `{shown}` in {}: {e}", config.root.display()),
+        })?;
+    if !status.success() {
+        return Err(Error::Build {
+            image: "build hook".into(),
+            message: format!("`{shown}` failed ({status})"),
+        });
     }
-    for (what, path) in [
-        ("reference system's binary", &staged),
-        ("fault proxy", &proxy_staged),
-    ] {
-        if !path.is_file() {
-            return Err(Error::Usage(format!(
-                "the {what} is not staged at {}; run `gauntlet build` in the checkout",
-                path.display()
-            )));
-        }
-    }
+    Ok(())
+}
+
+/// Stages the CA bundle, then returns the tag variables for every service
+/// that has a build context (`GAUNTLET_APP_TAG` -> content hash).
+pub fn prepare(compose: &ComposeFile) -> Result<HashMap<String, String>> {
     let ca = Path::new(HOST_CA_BUNDLE);
     let mut tags = HashMap::new();
     for service in &compose.services {
         let Some(context) = &service.build_context else {
             continue;
         };
+        if !context.is_dir() {
+            return Err(Error::config(
+                &compose.path,
+                format!(
+                    "service `{}`: build context {} does not exist",
+                    service.name,
+                    context.display()
+                ),
+            ));
+        }
         if ca.is_file() {
             copy_if_changed(ca, &context.join("host-ca.crt"))?;
         } else if !context.join("host-ca.crt").is_file() {
@@ -109,40 +111,6 @@ pub fn prepare(
         tags.insert(tag_variable(&service.name), context_hash(context)?);
     }
     Ok(tags)
-}
-
-fn cargo_build_system(checkout: &Path) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(&cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            SYSTEM_PACKAGE,
-            "--bin",
-            SYSTEM_PACKAGE,
-            "-p",
-            FAULTPROXY_PACKAGE,
-            "--bin",
-            FAULTPROXY_PACKAGE,
-        ])
-        .current_dir(checkout)
-        .status()
-        .map_err(Error::io(format!(
-            "running `{cargo} build -p {SYSTEM_PACKAGE}`"
-        )))?;
-    if !status.success() {
-        return Err(Error::Build {
-            image: "app".into(),
-            message: format!(
-                "`cargo build -p {SYSTEM_PACKAGE} -p {FAULTPROXY_PACKAGE}` failed ({status})"
-            ),
-        });
-    }
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| checkout.join("target"));
-    Ok(target_dir.join("debug").join(SYSTEM_PACKAGE))
 }
 
 /// Copies unless the destination already has the same bytes, so the

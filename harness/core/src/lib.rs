@@ -1,17 +1,23 @@
-//! gauntlet's core library: stack control, the target client, run records.
+//! gauntlet's core library: the project configuration, stack control, the
+//! system under test, the target client, run records. It knows no
+//! particular system: everything about one comes from its `gauntlet.toml`
+//! and its compose files.
 //!
-//! - [`compose`]: reads `docker-compose.yml`, the one definition of the stack
+//! - [`config`]: `gauntlet.toml`, layered (defaults < file < env < flags)
+//! - [`compose`]: reads the compose files, the one definition of the stack
+//! - [`sut`]: the system under test, one value handed to every suite
 //! - [`images`]: builds the stack's images, tagged by a hash of their inputs
 //! - [`stack`]: brings a run up, finds it again, acts on services, reaps runs
 //! - [`pm2`]: PM2 process state through its CLI
-//! - [`target`]: the system's HTTP API, identity check, loopback guard
-//! - [`invariants`]: data invariants checked with SQL after load or chaos
-//! - [`smoke`]: a quick end-to-end check of a running target
+//! - [`target`]: an HTTP endpoint, identity and readiness, loopback guard
+//! - [`invariants`]: the project's data invariants (SQL, Redis)
+//! - [`smoke`]: a quick end-to-end check of a running system
 //! - [`wire`]: webhook signature and HTML escaping clients must reproduce
 //! - [`launch`]: build + up + verified healthy, shared by the commands
 //! - [`exit_codes`], [`error`]: what the binary reports and returns
 
 pub mod compose;
+pub mod config;
 pub mod docker;
 pub mod error;
 pub mod exit_codes;
@@ -21,6 +27,7 @@ pub mod launch;
 pub mod pm2;
 pub mod smoke;
 pub mod stack;
+pub mod sut;
 pub mod target;
 pub mod wire;
 pub mod workspace;

@@ -113,7 +113,10 @@ pub async fn processes(stack: &Stack) -> Result<Vec<Pm2Process>> {
         .compose()
         .pm2_service()
         .ok_or_else(|| {
-            Error::Usage("no service is labelled dev.gauntlet.pm2=true in the compose file".into())
+            Error::Usage(
+                "no PM2 service: declare [pm2] service in gauntlet.toml (or label one dev.gauntlet.pm2=true)"
+                    .into(),
+            )
         })?
         .name
         .clone();
@@ -131,6 +134,43 @@ pub async fn processes(stack: &Stack) -> Result<Vec<Pm2Process>> {
         )));
     }
     parse_jlist(&out.stdout, chrono::Utc::now().timestamp_millis())
+}
+
+/// `Ok(names)` when PM2 manages at least one process and all are online;
+/// `Err(which are not)` otherwise.
+pub async fn all_online(stack: &Stack) -> std::result::Result<String, String> {
+    let list = processes(stack).await.map_err(|e| e.to_string())?;
+    if list.is_empty() {
+        return Err("PM2 manages no process".into());
+    }
+    let down: Vec<String> = list
+        .iter()
+        .filter(|p| p.status != "online")
+        .map(|p| format!("{} is {}", p.name, p.status))
+        .collect();
+    if down.is_empty() {
+        let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+        Ok(format!("online: {}", names.join(", ")))
+    } else {
+        Err(down.join("; "))
+    }
+}
+
+/// Waits until every PM2 process is online (or the deadline passes).
+pub async fn wait_online(stack: &Stack, timeout: std::time::Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match all_online(stack).await {
+            Ok(_) => return Ok(()),
+            Err(reason) if std::time::Instant::now() >= deadline => {
+                return Err(Error::Unhealthy {
+                    service: "pm2".into(),
+                    reason,
+                })
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
+        }
+    }
 }
 
 #[cfg(test)]

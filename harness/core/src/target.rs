@@ -1,24 +1,12 @@
 //! The client side of a target: the system's HTTP API at some base URL.
-//! Before any traffic, gauntlet proves the target is the expected app
-//! (`/v1/meta`) and, unless told otherwise, that it is on this machine.
+//! Before any traffic, gauntlet proves the target is the expected app (the
+//! project's `[identity]`) and, unless told otherwise, that it is on this
+//! machine.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+use crate::config::{Identity, Readiness};
 use crate::error::{Error, Result};
-
-/// The `app` that `/v1/meta` must name.
-pub const EXPECTED_APP: &str = "gauntlet-reference-system";
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Meta {
-    pub app: String,
-    pub service: String,
-    pub version: String,
-    pub instance_id: String,
-    pub started_at: String,
-}
 
 #[derive(Clone)]
 pub struct Target {
@@ -65,42 +53,85 @@ impl Target {
         &self.http
     }
 
-    /// Fails with [`Error::WrongTarget`] unless `/v1/meta` names the expected
-    /// app, and with [`Error::Unreachable`] if nothing answers.
-    pub async fn verify_identity(&self) -> Result<Meta> {
-        let url = self.url("/v1/meta");
+    /// Fails with [`Error::WrongTarget`] unless `GET identity.path`
+    /// answers JSON whose value at `identity.pointer` equals
+    /// `identity.expect`, and with [`Error::Unreachable`] if nothing
+    /// answers. Returns the whole identity document.
+    pub async fn verify_identity(&self, identity: &Identity) -> Result<serde_json::Value> {
+        let path = &identity.path;
         let wrong = |reason: String| Error::WrongTarget {
             url: self.base.clone(),
             reason,
         };
-        let response = self.get(&url).await?;
+        let response = self.get(&self.url(path)).await?;
         let status = response.status();
         if !status.is_success() {
             return Err(wrong(format!(
-                "GET /v1/meta answered {status}, expected 200 with the app's identity"
+                "GET {path} answered {status}, expected 200 with the app's identity"
             )));
         }
         let body = response
             .text()
             .await
-            .map_err(|e| wrong(format!("reading /v1/meta: {e}")))?;
-        let meta: Meta = serde_json::from_str(&body).map_err(|_| {
+            .map_err(|e| wrong(format!("reading {path}: {e}")))?;
+        let document: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
             wrong(format!(
-                "GET /v1/meta did not return an identity document (got: {})",
+                "GET {path} did not return JSON (got: {})",
                 snippet(&body)
             ))
         })?;
-        if meta.app != EXPECTED_APP {
+        let found = match document.pointer(&identity.pointer) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => {
+                return Err(wrong(format!(
+                    "GET {path}: no value at {} (got: {})",
+                    identity.pointer,
+                    snippet(&body)
+                )))
+            }
+        };
+        if found != identity.expect {
             return Err(wrong(format!(
-                "/v1/meta names app `{}`, expected `{EXPECTED_APP}`",
-                meta.app
+                "GET {path}: {} is `{found}`, expected `{}`",
+                identity.pointer, identity.expect
             )));
         }
-        Ok(meta)
+        Ok(document)
+    }
+
+    /// `GET path` until it answers `readiness.status` or `timeout` passes
+    /// (a refused connection or another status is retried).
+    pub async fn wait_ready(&self, readiness: &Readiness, timeout: Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + readiness.timeout.unwrap_or(timeout);
+        let url = self.url(&readiness.path);
+        loop {
+            let last = match self.http.get(&url).send().await {
+                Ok(r) if r.status().as_u16() == readiness.status => return Ok(()),
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let body = r.text().await.unwrap_or_default();
+                    format!("answered {status} ({})", snippet(&body))
+                }
+                Err(e) => error_chain(&e),
+            };
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::Unhealthy {
+                    service: self.base.clone(),
+                    reason: format!(
+                        "GET {} did not answer {} within {:?}: last {last}",
+                        readiness.path,
+                        readiness.status,
+                        readiness.timeout.unwrap_or(timeout)
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// A GET whose transport failure means the target is unreachable.
-    async fn get(&self, url: &str) -> Result<reqwest::Response> {
+    pub async fn get(&self, url: &str) -> Result<reqwest::Response> {
         self.http
             .get(url)
             .send()
@@ -111,9 +142,9 @@ impl Target {
             })
     }
 
-    /// `GET /api/healthz`: status code and JSON body (whatever the code).
-    pub async fn healthz(&self) -> Result<(u16, serde_json::Value)> {
-        let response = self.get(&self.url("/api/healthz")).await?;
+    /// `GET path`: status code and JSON body (whatever the code).
+    pub async fn get_json(&self, path: &str) -> Result<(u16, serde_json::Value)> {
+        let response = self.get(&self.url(path)).await?;
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(serde_json::Value::Null);
         Ok((status, body))

@@ -12,7 +12,8 @@ pub mod checks;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gauntlet_harness::images::SystemBinary;
+use gauntlet_harness::config::Overrides;
+use gauntlet_harness::images::BuildHook;
 use gauntlet_harness::launch::{self, LaunchOptions};
 use gauntlet_harness::stack::{self, Stack};
 use gauntlet_harness::workspace::Workspace;
@@ -50,26 +51,26 @@ pub async fn start_with(test: &str, defects: &[&str], vars: &[(&str, &str)]) -> 
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let workspace = Workspace::locate(Some(&root.join("docker-compose.yml"))).unwrap();
+    let workspace =
+        Workspace::locate(Some(&root.join("gauntlet.toml")), Overrides::default()).unwrap();
     let tag: u32 = rand::random();
     let project = format!(
         "st-{}-{tag:08x}",
         test.replace('_', "-").chars().take(18).collect::<String>()
     );
     let run_id = stack::new_run_id();
-    let options = LaunchOptions {
-        project: project.clone(),
-        run_id: run_id.clone(),
-        seed: 11,
-        defects: defects.join(","),
-        binary: SystemBinary::Path(env!("CARGO_BIN_EXE_gauntlet-system").into()),
-        show_progress: false,
-        service_timeout: Duration::from_secs(120),
-        extra_vars: vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
+    let mut options = LaunchOptions::new(&workspace, run_id.clone(), 11);
+    options.project = project.clone();
+    options.defects = defects.iter().map(|d| d.to_string()).collect();
+    options.build_hook = BuildHook::RunWith(vec![(
+        "GAUNTLET_SYSTEM_BIN".into(),
+        env!("CARGO_BIN_EXE_gauntlet-system").into(),
+    )]);
+    options.service_timeout = Duration::from_secs(120);
+    options.extra_vars = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let launched = match launch::launch(&docker, &workspace, &options).await {
         Ok(l) => l,
         Err(e) => {
@@ -293,6 +294,28 @@ impl Sut {
             )
             .await
         }
+    }
+
+    /// The api's `order_tx_retries_total{op="checkout"}`: checkout
+    /// transactions retried after 40P01/40001 (0 until the first retry).
+    pub async fn checkout_tx_retries(&self) -> u64 {
+        let r = self
+            .http
+            .get(format!("{}/metrics", self.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "GET /metrics");
+        let text = r.text().await.unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("order_tx_retries_total{") && l.contains(r#"op="checkout""#))
+            .map(|l| {
+                l.rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or_else(|| panic!("unparsable metric line: {l}")) as u64
+            })
+            .sum()
     }
 
     pub async fn sink_deliveries(&self) -> Value {

@@ -2,10 +2,12 @@
 //! they send, how they retry, pause and stop. The real system is exercised
 //! by `chaos/tests/ledger.rs`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gauntlet_harness::config::{Config, Overrides};
+use gauntlet_harness::sut::Secrets;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -114,13 +116,23 @@ fn webhooks_only(rate: f64, timeout_ms: u64) -> WriterConfig {
     }
 }
 
-fn target(url: &str) -> WriterTarget {
-    WriterTarget {
-        api: url.to_string(),
-        admin_token: Some("admin".into()),
-        shopify_secret: Some("s3cret".into()),
-        sink: None,
+/// A system under test whose api is `url`, with these secrets.
+fn sut_with(url: &str, secrets: &[(&str, &str)]) -> Sut {
+    let config = Config::load(None, Overrides::default()).expect("the built-in defaults");
+    let mut all = Secrets::default();
+    for (name, value) in secrets {
+        all.insert(*name, *value);
     }
+    Sut::assemble(
+        Arc::new(config),
+        BTreeMap::from([(API.to_string(), url.to_string())]),
+        all,
+        3,
+    )
+}
+
+fn sut(url: &str) -> Sut {
+    sut_with(url, &[(ADMIN_TOKEN, "admin"), (WEBHOOK_SECRET, "s3cret")])
 }
 
 fn created(id: usize) -> (u16, String, Duration) {
@@ -147,7 +159,7 @@ async fn unknown_outcomes_are_retried_with_the_same_key_and_bytes() {
     }))
     .await;
     let writers = Writers::start(
-        target(&api.url),
+        &sut(&api.url),
         webhooks_only(20.0, 1000),
         WriteLedger::new(),
     )
@@ -211,13 +223,9 @@ async fn refusals_are_final_and_timeouts_give_up_after_three_attempts() {
         }
     }))
     .await;
-    let writers = Writers::start(
-        target(&api.url),
-        webhooks_only(10.0, 150),
-        WriteLedger::new(),
-    )
-    .await
-    .unwrap();
+    let writers = Writers::start(&sut(&api.url), webhooks_only(10.0, 150), WriteLedger::new())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(450)).await;
     writers.pause();
     assert!(
@@ -254,7 +262,7 @@ async fn refusals_are_final_and_timeouts_give_up_after_three_attempts() {
 async fn pause_stops_issuing_and_resume_goes_on() {
     let api = fake(Arc::new(|_, before| created(before + 1))).await;
     let writers = Writers::start(
-        target(&api.url),
+        &sut(&api.url),
         webhooks_only(40.0, 1000),
         WriteLedger::new(),
     )
@@ -283,13 +291,9 @@ async fn pause_stops_issuing_and_resume_goes_on() {
 async fn stop_waits_for_writes_in_flight_within_the_timeout() {
     // Never answers in time: every attempt times out at 300 ms.
     let api = fake(Arc::new(|_, _| (201, "{}".into(), Duration::from_secs(10)))).await;
-    let writers = Writers::start(
-        target(&api.url),
-        webhooks_only(20.0, 300),
-        WriteLedger::new(),
-    )
-    .await
-    .unwrap();
+    let writers = Writers::start(&sut(&api.url), webhooks_only(20.0, 300), WriteLedger::new())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stopping = Instant::now();
     let ledger = writers.stop().await;
@@ -316,7 +320,7 @@ async fn an_unreachable_api_is_unknown_not_failed() {
         l.local_addr().unwrap().port()
     };
     let writers = Writers::start(
-        target(&format!("http://127.0.0.1:{port}")),
+        &sut(&format!("http://127.0.0.1:{port}")),
         webhooks_only(20.0, 500),
         WriteLedger::new(),
     )
@@ -334,7 +338,7 @@ async fn set_api_moves_later_attempts() {
     let old = fake(Arc::new(|_, _| (503, "{}".into(), Duration::ZERO))).await;
     let new = fake(Arc::new(|_, before| created(before + 1))).await;
     let writers = Writers::start(
-        target(&old.url),
+        &sut(&old.url),
         webhooks_only(20.0, 1000),
         WriteLedger::new(),
     )
@@ -380,7 +384,7 @@ async fn setup_makes_what_each_writer_needs() {
         credits_per_sec: 20.0,
         ..WriterConfig::default()
     };
-    let writers = Writers::start(target(&api.url), cfg, WriteLedger::new())
+    let writers = Writers::start(&sut(&api.url), cfg, WriteLedger::new())
         .await
         .unwrap();
     assert_eq!(writers.setup().product_id, Some(77));
@@ -424,9 +428,8 @@ async fn setup_failures_and_bad_settings_are_errors() {
         )
     }))
     .await;
-    let mut no_secret = target(&api.url);
-    no_secret.shopify_secret = None;
-    let err = Writers::start(no_secret, webhooks_only(1.0, 500), WriteLedger::new())
+    let no_secret = sut_with(&api.url, &[(ADMIN_TOKEN, "admin")]);
+    let err = Writers::start(&no_secret, webhooks_only(1.0, 500), WriteLedger::new())
         .await
         .err()
         .unwrap();
@@ -446,7 +449,7 @@ async fn setup_failures_and_bad_settings_are_errors() {
         credits_per_sec: 0.0,
         ..WriterConfig::default()
     };
-    let err = Writers::start(target(&api.url), cfg, WriteLedger::new())
+    let err = Writers::start(&sut(&api.url), cfg, WriteLedger::new())
         .await
         .err()
         .unwrap();
@@ -460,7 +463,7 @@ async fn setup_failures_and_bad_settings_are_errors() {
         credits_per_sec: -1.0,
         ..WriterConfig::default()
     };
-    let err = Writers::start(target(&api.url), cfg, WriteLedger::new())
+    let err = Writers::start(&sut(&api.url), cfg, WriteLedger::new())
         .await
         .err()
         .unwrap();
@@ -473,7 +476,7 @@ async fn setup_failures_and_bad_settings_are_errors() {
         credits_per_sec: 0.0,
         ..WriterConfig::default()
     };
-    let writers = Writers::start(target(&api.url), cfg, WriteLedger::new())
+    let writers = Writers::start(&sut(&api.url), cfg, WriteLedger::new())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -8,6 +8,8 @@ use gauntlet_harness::target::Target;
 use gauntlet_harness::{docker, exit_codes, Error, Result};
 use gauntlet_scenarios::bench;
 
+use gauntlet_harness::sut::Sut;
+
 use super::{attach, workspace};
 use crate::cli::{BenchCommand, BenchLoadgenArgs, Global};
 
@@ -26,10 +28,20 @@ async fn loadgen(global: &Global, args: BenchLoadgenArgs) -> Result<i32> {
         None => {
             let workspace = workspace(global)?;
             let docker = docker::connect().await?;
-            let stack = attach(&docker, global, &workspace, None).await?;
-            let api = Target::new(&stack.endpoint_url("api").await?, false)?;
-            api.verify_identity().await?;
-            format!("{}/api/health", api.base())
+            let (stack, summary) = attach(&docker, &workspace, None).await?;
+            let config = std::sync::Arc::new(workspace.config.clone());
+            let primary = Sut::primary_endpoint(&config);
+            let path = args.path.clone().unwrap_or_else(|| {
+                config
+                    .endpoints
+                    .get(&primary)
+                    .and_then(|e| e.readiness.as_ref())
+                    .map(|r| r.path.clone())
+                    .unwrap_or_else(|| "/".into())
+            });
+            let seed = summary.seed.parse().unwrap_or(0);
+            let sut = Sut::from_stack(config, stack, seed, Vec::new()).await?;
+            format!("{}{path}", sut.endpoint(&primary)?)
         }
     };
     let duration = Duration::from_secs(args.seconds);

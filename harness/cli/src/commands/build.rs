@@ -1,20 +1,20 @@
-//! `gauntlet build`: stage the system binary and CA bundle, build the images
-//! whose inputs changed.
+//! `gauntlet build`: run the project's build hook, stage the CA bundle,
+//! build the images whose inputs changed.
 
 use gauntlet_harness::launch;
 use gauntlet_harness::{docker, exit_codes, Result};
 
-use super::{interruptible, system_binary, workspace};
+use super::{build_hook, interruptible, workspace};
 use crate::cli::{BuildArgs, Global};
 
 pub async fn run(global: &Global, args: BuildArgs) -> Result<i32> {
     let workspace = workspace(global)?;
     let docker = docker::connect().await?;
-    let binary = system_binary(&args.binary);
+    let hook = build_hook(&args.binary);
     let (_, built, vars) = interruptible(launch::build(
         &docker,
         &workspace,
-        &binary,
+        &hook,
         Default::default(),
         !args.env,
     ))

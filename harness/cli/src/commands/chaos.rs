@@ -1,34 +1,34 @@
-//! `gauntlet chaos`: runs chaos experiments (`chaos/experiments/*.toml`)
-//! one after another on a stack it brings up (or `--run ID`), prints each
-//! experiment's timeline, writes chaos.json, junit.xml and summary.md.
-//! Exits 1 if any experiment fails, 2 on a malformed experiment file. If
-//! interrupted during a fault, the fault is removed before exiting.
+//! `gauntlet chaos`: runs chaos experiments (the project's experiments
+//! folder, `[paths] experiments`) one after another on a stack it brings up
+//! (or `--run ID`), prints each experiment's timeline, writes chaos.json,
+//! junit.xml and summary.md. Exits 1 if any experiment fails, 2 on a
+//! malformed experiment file or one that needs what the project does not
+//! declare (PM2, an endpoint, a data service). If interrupted during a
+//! fault, the fault is removed before exiting.
 
 use std::path::{Path, PathBuf};
 
 use gauntlet_chaos::{ChaosContext, Experiment, ExperimentReport, TimelineEvent};
-use gauntlet_harness::stack::Stack;
-use gauntlet_harness::{docker, exit_codes, launch, stack, Error, Result};
+use gauntlet_harness::{exit_codes, stack, Error, Result};
 
-use super::up::launch_options;
-use super::{attach, interruptible, teardown, workspace};
+use super::{interruptible, launch_options, out_dir, with_sut, workspace_for, Interrupts, Source};
 use crate::cli::{ChaosArgs, Global};
 use crate::report::table;
 
 pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
-    let workspace = workspace(global)?;
+    let workspace = workspace_for(global, Some(&args.run))?;
+    let config = &workspace.config;
     let dir = args
         .experiments
         .clone()
-        .unwrap_or_else(|| workspace.root.join("chaos/experiments"));
+        .unwrap_or_else(|| config.path_of(&config.paths.experiments));
     if !args.all && args.names.is_empty() && !args.list {
         return Err(Error::Usage(
             "name the experiments to run, or --all (--list shows them)".into(),
         ));
     }
     // Every file is parsed before anything starts: a broken one is exit 2.
-    let experiments = gauntlet_chaos::experiment::select(&dir, &args.names)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let experiments = gauntlet_chaos::experiment::select(&dir, &args.names)?;
     if args.list {
         let rows: Vec<Vec<String>> = experiments
             .iter()
@@ -37,64 +37,69 @@ pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
         out!("{}", table(&["EXPERIMENT", "TITLE"], &rows));
         return Ok(exit_codes::OK);
     }
-    let seed = args.run.seed.unwrap_or_else(rand::random);
-    let docker = docker::connect().await?;
+    // So is one that needs what the project does not declare (PM2, an
+    // endpoint, a data service, a secret).
+    gauntlet_chaos::check_experiments(&experiments, config)?;
 
-    if let Some(existing) = &args.run_id {
-        let stack = attach(&docker, global, &workspace, Some(existing)).await?;
-        let out = match &args.out {
-            Some(dir) => dir.clone(),
-            None => workspace.run_dir(existing)?,
-        };
-        let reports = run_all(stack, seed, &experiments, &out).await?;
-        return Ok(verdict(&reports));
-    }
-
-    let run_id = stack::new_run_id();
-    let mut run_args = args.run.clone();
-    run_args.seed = Some(seed);
-    let mut options = launch_options(global, &run_args, run_id.clone());
-    // Background writers: thousands of requests from one client.
-    options.heavy_traffic(&[]);
-    let out = match &args.out {
-        Some(dir) => dir.clone(),
-        None => workspace.run_dir(&run_id)?,
+    let (source, run_id) = match &args.run_id {
+        Some(existing) => (
+            Source::Existing {
+                run: Some(existing.clone()),
+                seed: args.run.seed,
+            },
+            existing.clone(),
+        ),
+        None => {
+            let run_id = stack::new_run_id();
+            let mut options = launch_options(&workspace, &args.run, run_id.clone())?;
+            // Background writers: thousands of requests from one client.
+            options.use_variable_set(&workspace, "heavy_traffic", &[]);
+            let source = Source::Fresh {
+                options,
+                keep: args.keep_stack,
+            };
+            (source, run_id)
+        }
     };
+    let out = out_dir(args.out.as_ref(), config, &run_id)?;
     errln!(
-        "chaos run {run_id}: {} experiments, seed {seed}, defects [{}]",
+        "chaos: {} experiments ({})",
         experiments.len(),
-        options.defects
+        experiments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let launched = interruptible(launch::launch(&docker, &workspace, &options)).await;
-    let outcome = match launched {
-        Ok(launched) => run_all(launched.stack, seed, &experiments, &out).await,
-        Err(e) => Err(e),
-    };
-    if args.keep_stack && !matches!(outcome, Err(Error::Interrupted)) {
-        errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
-    } else {
-        teardown(&docker, &global.project, &run_id).await?;
-    }
-    Ok(verdict(&outcome?))
+    // The runner removes the fault itself on Ctrl-C before returning.
+    let reports = with_sut(
+        "chaos",
+        config.clone(),
+        Some(&workspace),
+        source,
+        Interrupts::Handled,
+        |sut| async move {
+            let ctx = ChaosContext::new(sut)?;
+            run_all(&ctx, &experiments, &out).await
+        },
+    )
+    .await?;
+    Ok(verdict(&reports))
 }
 
-/// Runs the experiments in order on `stack`; on Ctrl-C or SIGTERM, heals the
-/// stack (removes every fault) before returning [`Error::Interrupted`].
+/// Runs the experiments in order; on Ctrl-C or SIGTERM, heals the stack
+/// (removes every fault) before returning [`Error::Interrupted`].
 async fn run_all(
-    stack: Stack,
-    seed: u64,
+    ctx: &ChaosContext,
     experiments: &[Experiment],
     out: &Path,
 ) -> Result<Vec<ExperimentReport>> {
-    let ctx = ChaosContext::from_stack(stack, seed)
-        .await
-        .map_err(|e| Error::CheckFailed(e.to_string()))?;
     let mut reports = Vec::new();
     for experiment in experiments {
         outln!("\n== {}: {}", experiment.name, experiment.title);
         let result = interruptible(async {
             let mut print = |e: &TimelineEvent| outln!("  {e}");
-            Ok(gauntlet_chaos::run_experiment(&ctx, experiment, &mut print).await)
+            Ok(gauntlet_chaos::run_experiment(ctx, experiment, &mut print).await)
         })
         .await;
         match result {
@@ -103,7 +108,7 @@ async fn run_all(
                 if !report.passed() {
                     // A fault that never went away must not break the next
                     // experiment's steady state.
-                    heal_and_say(&ctx).await;
+                    heal_and_say(ctx).await;
                 }
                 reports.push(report);
             }
@@ -112,7 +117,7 @@ async fn run_all(
                     "interrupted during {}: removing every fault",
                     experiment.name
                 );
-                heal_and_say(&ctx).await;
+                heal_and_say(ctx).await;
                 write_reports(&reports, out)?;
                 return Err(Error::Interrupted);
             }

@@ -1,46 +1,46 @@
-//! `gauntlet check`: the smoke check against the latest run, a given run, or
-//! any deployment (`--target`).
+//! `gauntlet check`: the smoke check (identity, readiness, the project's
+//! probes, data services, PM2) against the latest run, a given run, or any
+//! deployment (`--target`).
 
 use gauntlet_harness::smoke::{self, SmokeReport};
-use gauntlet_harness::target::Target;
-use gauntlet_harness::{docker, exit_codes, Result};
+use gauntlet_harness::{exit_codes, Result};
 
-use super::{attach, interruptible, workspace};
+use super::{target_config, with_sut, workspace, Interrupts, Source};
 use crate::cli::{CheckArgs, Global};
 use crate::report::table;
 
 pub async fn run(global: &Global, args: CheckArgs) -> Result<i32> {
-    let report = match &args.target {
-        Some(url) => {
-            let api = Target::new(url, args.allow_remote)?;
-            if let Some(web) = &args.web {
-                Target::new(web, args.allow_remote)?;
-            }
-            let meta = api.verify_identity().await?;
-            errln!(
-                "target {} is {} {} ({})",
-                api.base(),
-                meta.app,
-                meta.version,
-                meta.service
-            );
-            interruptible(async { Ok(smoke::run(&api, args.web.as_deref(), None).await) }).await?
-        }
+    let mut endpoints = args.endpoint.clone();
+    if let Some(web) = &args.web {
+        endpoints.push(("web".into(), web.clone()));
+    }
+    let (config, workspace) = match &args.target {
+        Some(_) => (target_config(global)?, None),
         None => {
-            let workspace = workspace(global)?;
-            let docker = docker::connect().await?;
-            let stack = attach(&docker, global, &workspace, args.run.as_deref()).await?;
-            let api = Target::new(&stack.endpoint_url("api").await?, false)?;
-            let web = match &args.web {
-                Some(web) => Some(web.clone()),
-                None => stack.endpoint_url("web").await.ok(),
-            };
-            api.verify_identity().await?;
-            errln!("checking run {} at {}", stack.run_id(), api.base());
-            interruptible(async { Ok(smoke::run(&api, web.as_deref(), Some(&stack)).await) })
-                .await?
+            let ws = workspace(global)?;
+            (ws.config.clone(), Some(ws))
         }
     };
+    let source = Source::from_target_flags(
+        &config,
+        args.target.as_deref(),
+        &endpoints,
+        args.allow_remote,
+        0,
+    )
+    .unwrap_or(Source::Existing {
+        run: args.run.clone(),
+        seed: None,
+    });
+    let report = with_sut(
+        "check",
+        config,
+        workspace.as_ref(),
+        source,
+        Interrupts::Drop,
+        |sut| async move { Ok(smoke::run(&sut).await) },
+    )
+    .await?;
     if args.json {
         outln!(
             "{}",

@@ -23,7 +23,9 @@ struct Finding {
 pub async fn run(global: &Global, args: DoctorArgs) -> Result<i32> {
     let workspace = workspace(global)?;
     if args.fix {
-        let script = workspace.root.join("ci/bootstrap.sh");
+        // gauntlet's own set-up script (in its source checkout), whatever
+        // project is being checked.
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ci/bootstrap.sh");
         let status = Command::new("bash")
             .arg(&script)
             .status()

@@ -8,10 +8,11 @@ use crate::cli::{DownArgs, Global};
 pub async fn run(global: &Global, args: DownArgs) -> Result<i32> {
     let workspace = workspace(global)?;
     let docker = docker::connect().await?;
+    let project = &workspace.config.system.project;
     if args.all {
-        let report = stack::reap(&docker, &global.project, None).await?;
+        let report = stack::reap(&docker, project, None).await?;
         if report.is_empty() {
-            errln!("nothing to remove for project {}", global.project);
+            errln!("nothing to remove for project {project}");
         }
         for c in &report.containers {
             outln!("removed container {c}");
@@ -27,9 +28,9 @@ pub async fn run(global: &Global, args: DownArgs) -> Result<i32> {
     let run_id = match args.run_id {
         // By id, even a run whose containers are already gone is reaped.
         Some(id) => id,
-        None => find_run(&docker, global, &workspace, None).await?.run_id,
+        None => find_run(&docker, &workspace, None).await?.run_id,
     };
-    if teardown(&docker, &global.project, &run_id)
+    if teardown(&docker, project, &run_id)
         .await?
         .is_empty()
     {

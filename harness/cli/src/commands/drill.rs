@@ -1,19 +1,20 @@
 //! `gauntlet drill restore`: the backup and restore drill
-//! (`gauntlet_chaos::drill`) on a stack it brings up for the purpose with
-//! the chosen fixture, and tears down afterwards. It never runs on a stack
-//! it did not create: the drill destroys a database. Prints the timeline as
-//! it goes, then every check; writes drill.json, junit.xml and summary.md.
-//! Exit 0 when every check and threshold passes, 1 when one fails.
+//! (`gauntlet_chaos::drill`, on what the project's `[drill]` names) on a
+//! stack it brings up for the purpose with the chosen fixture, and tears
+//! down afterwards. It never runs on a stack it did not create: the drill
+//! destroys a database. Prints the timeline as it goes, then every check;
+//! writes drill.json, junit.xml and summary.md. Exit 0 when every check and
+//! threshold passes, 1 when one fails, 2 when the project has no [drill].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gauntlet_chaos::drill::{self, DrillConfig, DrillEvent, DrillReport, Sabotage};
 use gauntlet_chaos::ChaosContext;
-use gauntlet_harness::{docker, exit_codes, launch, stack, Error, Result};
+use gauntlet_harness::launch::LaunchOptions;
+use gauntlet_harness::{exit_codes, stack, Error, Result};
 
-use super::up::launch_options;
-use super::{interruptible, teardown, workspace};
+use super::{launch_options, out_dir, with_sut, workspace_for, Interrupts, Source};
 use crate::cli::{DrillCommand, DrillRestoreArgs, Global};
 
 pub async fn run(global: &Global, command: DrillCommand) -> Result<i32> {
@@ -22,7 +23,7 @@ pub async fn run(global: &Global, command: DrillCommand) -> Result<i32> {
     }
 }
 
-fn config(args: &DrillRestoreArgs, seed: u64) -> Result<DrillConfig> {
+fn config(args: &DrillRestoreArgs, options: &LaunchOptions) -> Result<DrillConfig> {
     let sabotage = args
         .sabotage
         .iter()
@@ -36,13 +37,13 @@ fn config(args: &DrillRestoreArgs, seed: u64) -> Result<DrillConfig> {
             args.write_rate
         )));
     }
-    let mut config = DrillConfig::new(seed, &args.fixture);
+    let mut config = DrillConfig::new(options.seed, &args.fixture);
     config.writes_paused = args.writes_paused;
     config.write_after_backup = Duration::from_secs(args.write_after);
     config.max_rto = Duration::from_secs(args.max_rto);
     config.max_rpo_writes = args.max_rpo_writes;
     config.sabotage = sabotage;
-    config.health_timeout = Duration::from_secs(args.run.service_timeout.max(60));
+    config.health_timeout = options.service_timeout.max(Duration::from_secs(60));
     match &mut config.writers {
         Some(_) if args.no_writes => config.writers = None,
         Some(w) => {
@@ -56,52 +57,49 @@ fn config(args: &DrillRestoreArgs, seed: u64) -> Result<DrillConfig> {
 }
 
 async fn restore(global: &Global, args: DrillRestoreArgs) -> Result<i32> {
-    let workspace = workspace(global)?;
-    let seed = args.run.seed.unwrap_or_else(rand::random);
-    // Options are checked before anything starts: a typo is exit 2.
-    let config = config(&args, seed)?;
-    let docker = docker::connect().await?;
-
+    let workspace = workspace_for(global, Some(&args.run))?;
     let run_id = stack::new_run_id();
-    let mut run_args = args.run.clone();
-    run_args.seed = Some(seed);
-    let mut options = launch_options(global, &run_args, run_id.clone());
+    // Options and the project's [drill] are checked before anything
+    // starts: a typo or a missing section is exit 2.
+    let mut options = launch_options(&workspace, &args.run, run_id.clone())?;
+    let config = config(&args, &options)?;
+    drill::Services::from_config(&workspace.config)?;
     options
         .extra_vars
         .insert("GAUNTLET_FIXTURE_SIZE".into(), args.fixture.clone());
     // Writers need the raised limits; the auth limit stays as configured,
     // because the rate_limits journey must still be refused (the writers
     // sign in once).
-    options.heavy_traffic(&["GAUNTLET_RATE_LIMIT_AUTH"]);
-    let out = match &args.out {
-        Some(dir) => dir.clone(),
-        None => workspace.run_dir(&run_id)?,
-    };
+    options.use_variable_set(&workspace, "heavy_traffic", &["GAUNTLET_RATE_LIMIT_AUTH"]);
+    let out = out_dir(args.out.as_ref(), &workspace.config, &run_id)?;
     errln!(
-        "restore drill {run_id}: fixture {}, seed {seed}, defects [{}]{}",
+        "restore drill: fixture {}{}",
         args.fixture,
-        options.defects,
         if config.sabotage.is_empty() {
             String::new()
         } else {
             format!(", sabotage [{}]", drill::describe(&config.sabotage))
         }
     );
-    let outcome = interruptible(async {
-        let launched = launch::launch(&docker, &workspace, &options).await?;
-        let ctx = ChaosContext::from_stack(launched.stack, seed)
-            .await
-            .map_err(|e| Error::CheckFailed(e.to_string()))?;
-        let mut print = |e: &DrillEvent| outln!("  {e}");
-        Ok(drill::run_drill(&ctx, &config, &mut print).await)
-    })
-    .await;
-    if args.keep_stack && !matches!(outcome, Err(Error::Interrupted)) {
-        errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
-    } else {
-        teardown(&docker, &global.project, &run_id).await?;
-    }
-    let report = outcome?;
+    // Only on a stack of its own (it destroys a database), dropped at once
+    // on Ctrl-C and torn down with everything the drill recreated.
+    let source = Source::Fresh {
+        options,
+        keep: args.keep_stack,
+    };
+    let report = with_sut(
+        "restore drill",
+        workspace.config.clone(),
+        Some(&workspace),
+        source,
+        Interrupts::Drop,
+        |sut| async move {
+            let ctx = ChaosContext::new(sut)?;
+            let mut print = |e: &DrillEvent| outln!("  {e}");
+            Ok(drill::run_drill(&ctx, &config, &mut print).await)
+        },
+    )
+    .await?;
     print_checks(&report);
     write_reports(&report, &out)?;
     Ok(if report.passed() {

@@ -2,15 +2,11 @@
 //! given run, or any deployment (`--target`). Writes junit.xml, summary.md
 //! and journeys.json; exits 1 if a journey fails or the budget is exceeded.
 
-use std::path::PathBuf;
+use gauntlet_harness::sut::Sut;
+use gauntlet_harness::{exit_codes, Error, Result};
+use gauntlet_journeys::{JourneyReport, JourneyResult, RunConfig, RunReport};
 
-use gauntlet_harness::stack::Stack;
-use gauntlet_harness::target::Target;
-use gauntlet_harness::workspace::Workspace;
-use gauntlet_harness::{docker, exit_codes, stack, Error, Result};
-use gauntlet_journeys::{JourneyReport, JourneyResult, RunConfig, RunReport, Secrets, Targets};
-
-use super::{attach, interruptible, workspace};
+use super::{out_dir, target_config, with_sut, workspace, Interrupts, Source};
 use crate::cli::{Global, JourneyArgs, JourneysArgs};
 use crate::report::table;
 
@@ -23,44 +19,41 @@ pub async fn run(global: &Global, args: JourneysArgs) -> Result<i32> {
     }
     check_names(&args.journeys.only)?;
     let seed = args.seed.unwrap_or_else(rand::random);
-    let (targets, secrets, run_id, out) = match &args.target {
-        Some(url) => {
-            let api = Target::new(url, args.allow_remote)?;
-            for extra in [&args.web, &args.sink].into_iter().flatten() {
-                Target::new(extra, args.allow_remote)?;
-            }
-            api.verify_identity().await?;
-            let secrets = Secrets {
-                admin_token: std::env::var("GAUNTLET_ADMIN_TOKEN").ok(),
-                shopify_secret: std::env::var("GAUNTLET_SHOPIFY_SECRET").ok(),
-            };
-            let targets = Targets {
-                api: api.base().to_string(),
-                web: args.web.clone(),
-                sink: args.sink.clone(),
-            };
-            let run_id = stack::new_run_id();
-            let out = output_dir(&args.journeys, None, &run_id)?;
-            (targets, secrets, run_id, out)
+    let mut endpoints = args.endpoint.clone();
+    for (name, url) in [("web", &args.web), ("sink", &args.sink)] {
+        if let Some(url) = url {
+            endpoints.push((name.to_string(), url.clone()));
         }
+    }
+    let (config, workspace) = match &args.target {
+        Some(_) => (target_config(global)?, None),
         None => {
-            let workspace = workspace(global)?;
-            let docker = docker::connect().await?;
-            let stack = attach(&docker, global, &workspace, args.run.as_deref()).await?;
-            let (targets, secrets) = stack_targets(&stack).await?;
-            let run_id = stack.run_id().to_string();
-            let out = output_dir(&args.journeys, Some(&workspace), &run_id)?;
-            (targets, secrets, run_id, out)
+            let ws = workspace(global)?;
+            (ws.config.clone(), Some(ws))
         }
     };
-    let report = interruptible(run_and_report(
-        targets,
-        secrets,
+    let source = Source::from_target_flags(
+        &config,
+        args.target.as_deref(),
+        &endpoints,
+        args.allow_remote,
         seed,
-        &run_id,
-        &args.journeys,
-        &out,
-    ))
+    )
+    .unwrap_or(Source::Existing {
+        run: args.run.clone(),
+        seed: args.seed,
+    });
+    let report = with_sut(
+        "journeys",
+        config.clone(),
+        workspace.as_ref(),
+        source,
+        Interrupts::Drop,
+        |sut| async {
+            let out = out_dir(args.journeys.out.as_ref(), &config, &sut.run_id)?;
+            run_and_report(sut, &args.journeys, &out).await
+        },
+    )
     .await?;
     Ok(verdict(&report, &args.journeys))
 }
@@ -82,59 +75,27 @@ pub fn check_names(only: &[String]) -> Result<()> {
         })
 }
 
-/// Targets and secrets of a run brought up by gauntlet (identity verified).
-pub async fn stack_targets(stack: &Stack) -> Result<(Targets, Secrets)> {
-    let api = Target::new(&stack.endpoint_url("api").await?, false)?;
-    api.verify_identity().await?;
-    let targets = Targets {
-        api: api.base().to_string(),
-        web: stack.endpoint_url("web").await.ok(),
-        sink: stack.endpoint_url("sink").await.ok(),
-    };
-    let secrets = Secrets {
-        admin_token: stack.env_var("app", "ADMIN_TOKEN").await?,
-        shopify_secret: stack.env_var("app", "SHOPIFY_WEBHOOK_SECRET").await?,
-    };
-    Ok((targets, secrets))
-}
-
-pub fn output_dir(
-    args: &JourneyArgs,
-    workspace: Option<&Workspace>,
-    run_id: &str,
-) -> Result<PathBuf> {
-    match (&args.out, workspace) {
-        (Some(dir), _) => Ok(dir.clone()),
-        (None, Some(ws)) => ws.run_dir(run_id),
-        (None, None) => Workspace::locate(None)
-            .map(|ws| ws.root.join("target/gauntlet").join(run_id))
-            .or_else(|_| Ok(std::env::temp_dir().join("gauntlet").join(run_id))),
-    }
-}
-
 /// Runs the selected journeys with live progress, prints the table, writes
 /// the reports.
 pub async fn run_and_report(
-    targets: Targets,
-    secrets: Secrets,
-    seed: u64,
-    run_id: &str,
+    sut: Sut,
     args: &JourneyArgs,
     out: &std::path::Path,
 ) -> Result<RunReport> {
+    let seed = sut.seed;
     let selected = gauntlet_journeys::select(&args.only)
         .map_err(|u| Error::Usage(format!("unknown journey {}", u.join(", "))))?;
     errln!(
         "journeys: {} against {} (seed {seed}, budget {:?})",
         selected.len(),
-        targets.api,
+        sut.endpoint(&Sut::primary_endpoint(&sut.config))
+            .unwrap_or("the system under test"),
         args.budget
     );
     let config = RunConfig {
-        run_id: run_id.to_string(),
+        run_id: sut.run_id.clone(),
         seed,
-        targets,
-        secrets,
+        sut,
         budget: args.budget,
         retries: 1,
     };

@@ -1,27 +1,33 @@
-//! `gauntlet load`: one load profile against a fresh stack (or `--target`),
-//! judged against the SLOs, with the stock invariant checked in SQL
-//! afterwards. Exits 1 on any SLO breach or broken invariant.
+//! `gauntlet load`: one load profile against a fresh stack (or `--run ID`,
+//! or `--target`), judged against the SLOs, with the project's invariants
+//! checked afterwards. Exits 1 on any SLO breach or broken invariant.
 
 use std::path::{Path, PathBuf};
 
-use gauntlet_harness::target::Target;
-use gauntlet_harness::{docker, exit_codes, invariants, launch, stack, Error, Result};
+use gauntlet_harness::invariants::{self, InvariantResult};
+use gauntlet_harness::sut::Sut;
+use gauntlet_harness::{exit_codes, stack, Error, Result};
 use gauntlet_scenarios::slo::{all_passed, verdict_table};
 use gauntlet_scenarios::{evaluate, LoadPlan, LoadReport, Profile, SloFile};
 
-use super::journeys::stack_targets;
-use super::up::launch_options;
-use super::{interruptible, teardown, workspace};
+use super::{
+    launch_options, out_dir, target_config, with_sut, workspace_for, Interrupts, Source,
+};
 use crate::cli::{Global, LoadArgs};
 
 pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
-    let workspace = workspace(global)?;
-    let scenarios = workspace.root.join("scenarios");
-    let profile = load_profile(&scenarios.join("profiles"), &args.profile)?;
+    let (config, workspace) = match &args.target {
+        Some(_) => (target_config(global)?, None),
+        None => {
+            let ws = workspace_for(global, Some(&args.run))?;
+            (ws.config.clone(), Some(ws))
+        }
+    };
+    let profile = load_profile(&config.path_of(&config.paths.profiles), &args.profile)?;
     let slo_path = args
         .slo
         .clone()
-        .unwrap_or_else(|| scenarios.join("slo.toml"));
+        .unwrap_or_else(|| config.path_of(&config.paths.slo));
     let slos = SloFile::load(&slo_path)
         .map_err(|e| Error::Usage(e.to_string()))?
         .for_profile(&profile.name);
@@ -37,64 +43,53 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
         .with_slo(slos.clone())
         .with_seed(seed);
 
-    if let Some(url) = &args.target {
-        let api = Target::new(url, args.allow_remote)?;
-        api.verify_identity().await?;
-        let mut target = gauntlet_scenarios::Target::new(api.base())
-            .expecting_app(gauntlet_harness::target::EXPECTED_APP);
-        target.allow_remote = args.allow_remote;
-        if let Ok(t) = std::env::var("GAUNTLET_ADMIN_TOKEN") {
-            target = target.with_admin_token(t);
-        }
-        if let Ok(s) = std::env::var("GAUNTLET_SHOPIFY_SECRET") {
-            target = target.with_webhook_secret(s);
-        }
-        let out = args.out.clone().unwrap_or_else(|| {
-            workspace
-                .root
-                .join("target/gauntlet")
-                .join(stack::new_run_id())
-        });
-        let report = interruptible(attack(&plan, &target, &out)).await?;
-        errln!("stock invariant: not checked (needs a stack gauntlet started; --target has no SQL access)");
-        return Ok(judge(&report, &slos, None, &out));
-    }
-
-    let docker = docker::connect().await?;
-    let run_id = stack::new_run_id();
-    let mut run_args = args.run.clone();
-    run_args.seed = Some(seed);
-    let mut options = launch_options(global, &run_args, run_id.clone());
-    // The profile says what the system needs for it (raised rate limits...).
-    options.extra_vars.extend(profile.system.clone());
-    let out = match &args.out {
-        Some(dir) => dir.clone(),
-        None => workspace.run_dir(&run_id)?,
+    let source = match (&workspace, Source::from_target_flags(
+        &config,
+        args.target.as_deref(),
+        &args.endpoint,
+        args.allow_remote,
+        seed,
+    )) {
+        (_, Some(target)) => target,
+        (Some(ws), None) => match &args.run_id {
+            Some(run) => Source::Existing {
+                run: Some(run.clone()),
+                seed: Some(seed),
+            },
+            None => {
+                let mut run_args = args.run.clone();
+                run_args.seed = Some(seed);
+                let mut options = launch_options(ws, &run_args, stack::new_run_id())?;
+                // The profile says what the system needs for it (raised
+                // rate limits...).
+                options.extra_vars.extend(profile.system.clone());
+                Source::Fresh {
+                    options,
+                    keep: args.keep,
+                }
+            }
+        },
+        (None, None) => unreachable!("no workspace only with --target"),
     };
-    errln!("load run {run_id}: defects [{}]", options.defects);
-    let outcome = interruptible(async {
-        let launched = launch::launch(&docker, &workspace, &options).await?;
-        let (targets, secrets) = stack_targets(&launched.stack).await?;
-        let mut target = gauntlet_scenarios::Target::new(targets.api)
-            .expecting_app(gauntlet_harness::target::EXPECTED_APP);
-        if let Some(t) = secrets.admin_token {
-            target = target.with_admin_token(t);
-        }
-        if let Some(s) = secrets.shopify_secret {
-            target = target.with_webhook_secret(s);
-        }
-        let report = attack(&plan, &target, &out).await?;
-        let invariant = invariants::stock_invariant(&launched.stack).await?;
-        Ok((report, invariant))
-    })
-    .await;
-    if args.keep && !matches!(outcome, Err(Error::Interrupted)) {
-        errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
-    } else {
-        teardown(&docker, &global.project, &run_id).await?;
-    }
-    let (report, invariant) = outcome?;
-    Ok(judge(&report, &slos, Some(&invariant), &out))
+    let (report, invariants, out) = with_sut(
+        "load",
+        config.clone(),
+        workspace.as_ref(),
+        source,
+        Interrupts::Drop,
+        |sut| async move {
+            let out = out_dir(args.out.as_ref(), &config, &sut.run_id)?;
+            let report = attack(&plan, &sut, &out).await?;
+            // Invariants need the data services: a stack gauntlet reaches.
+            let invariants = match sut.stack_opt() {
+                Some(_) => Some(invariants::check_all(&sut).await?),
+                None => None,
+            };
+            Ok((report, invariants, out))
+        },
+    )
+    .await?;
+    Ok(judge(&report, &slos, invariants.as_deref(), &out))
 }
 
 fn load_profile(dir: &Path, name: &str) -> Result<Profile> {
@@ -128,21 +123,16 @@ fn load_profile(dir: &Path, name: &str) -> Result<Profile> {
     loaded.map_err(|e| Error::Usage(e.to_string()))
 }
 
-async fn attack(
-    plan: &LoadPlan,
-    target: &gauntlet_scenarios::Target,
-    out: &Path,
-) -> Result<LoadReport> {
+async fn attack(plan: &LoadPlan, sut: &Sut, out: &Path) -> Result<LoadReport> {
     std::fs::create_dir_all(out).map_err(Error::io(format!("creating {}", out.display())))?;
-    gauntlet_scenarios::run(plan, target, out)
-        .await
-        .map_err(|e| Error::CheckFailed(format!("load run failed: {e}")))
+    // LoadError -> Error keeps usage and environment errors 2 and 3.
+    Ok(gauntlet_scenarios::run(plan, sut, out).await?)
 }
 
 fn judge(
     report: &LoadReport,
     slos: &gauntlet_scenarios::SloSet,
-    invariant: Option<&invariants::StockInvariant>,
+    invariants: Option<&[InvariantResult]>,
     out: &Path,
 ) -> i32 {
     let verdicts = evaluate(report, slos);
@@ -156,24 +146,17 @@ fn judge(
     }
     outln!("\n{}", report.transaction_table());
     outln!("{}", verdict_table(&verdicts));
-    let invariant_ok = match invariant {
-        Some(inv) if inv.holds() => {
-            outln!(
-                "stock invariant: holds for {} products",
-                inv.products_checked
-            );
+    let invariant_ok = match invariants {
+        Some(results) => {
+            for result in results {
+                outln!("invariant {}", result.summary());
+            }
+            results.iter().all(InvariantResult::holds)
+        }
+        None => {
+            outln!("invariants: not checked (they need a stack gauntlet reaches; --target has no data access)");
             true
         }
-        Some(inv) => {
-            outln!(
-                "stock invariant: BROKEN for {} of {} products (stock + ordered != initial + restocks), e.g. {:?}",
-                inv.violations.len(),
-                inv.products_checked,
-                inv.violations.first()
-            );
-            false
-        }
-        None => true,
     };
     outln!("reports in {}", out.display());
     if all_passed(&verdicts) && invariant_ok && report.aborted.is_none() {

@@ -7,14 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use gauntlet_harness::target::Target;
-use gauntlet_harness::{docker, exit_codes, launch, stack, Error, Result};
-use gauntlet_props::{HttpTarget, Outcome, PropertyResult, PropsError, RunOptions, RunReport};
+use gauntlet_harness::{exit_codes, stack, Error, Result};
+use gauntlet_props::{HttpTarget, Outcome, PropertyResult, RunOptions, RunReport};
 use gauntlet_reports::{props_junit_xml, props_summary_markdown, replay_command};
 
-use super::journeys::stack_targets;
-use super::up::launch_options;
-use super::{attach, interruptible, teardown, workspace};
+use super::{
+    launch_options, out_dir, target_config, with_sut, workspace_for, Interrupts, Source,
+};
 use crate::cli::{Global, PropsArgs};
 use crate::report::table;
 
@@ -37,7 +36,14 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
         );
         return Ok(exit_codes::OK);
     }
-    let workspace = workspace(global)?;
+    // --target needs no compose file: the project file alone, or defaults.
+    let (config, workspace) = match &args.target {
+        Some(_) => (target_config(global)?, None),
+        None => {
+            let ws = workspace_for(global, Some(&args.run))?;
+            (ws.config.clone(), Some(ws))
+        }
+    };
     let seed = args.run.seed.unwrap_or_else(rand::random);
     let options = RunOptions {
         seed,
@@ -46,11 +52,11 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
         replay: args.replay.clone(),
         regressions_dir: Some(args.regressions.clone().unwrap_or_else(|| {
             if args.run.defects.is_empty() {
-                workspace.root.join("props/regressions")
+                config.path_of(&config.paths.regressions)
             } else {
                 // Failures of a deliberately broken system are not
                 // regressions of the code: keep them out of the checkout.
-                workspace
+                config
                     .root
                     .join("target/gauntlet/props-regressions-with-defects")
             }
@@ -59,68 +65,63 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
     // Bad names and tokens are usage errors before anything starts.
     check_selection(&options)?;
 
-    if let Some(url) = &args.target {
-        let api = Target::new(url, args.allow_remote)?;
-        api.verify_identity().await?;
-        let admin_token = std::env::var("GAUNTLET_ADMIN_TOKEN").ok();
-        let out = args.out.clone().unwrap_or_else(|| {
-            workspace
-                .root
-                .join("target/gauntlet")
-                .join(stack::new_run_id())
-        });
-        let target_args = format!(" --target {}", api.base());
-        let target = HttpTarget::new(api.base(), admin_token);
-        let report = interruptible(run_properties(target, options, &target_args, &out)).await?;
-        return Ok(verdict(&report));
-    }
-
-    let docker = docker::connect().await?;
-    if let Some(existing) = &args.run_id {
-        let stack = attach(&docker, global, &workspace, Some(existing)).await?;
-        let (targets, secrets) = stack_targets(&stack).await?;
-        let out = match &args.out {
-            Some(dir) => dir.clone(),
-            None => workspace.run_dir(existing)?,
-        };
-        let target_args = format!(" --run {existing}");
-        let target = HttpTarget::new(&targets.api, secrets.admin_token);
-        let report = interruptible(run_properties(target, options, &target_args, &out)).await?;
-        return Ok(verdict(&report));
-    }
-    let run_id = stack::new_run_id();
-    let mut run_args = args.run.clone();
-    run_args.seed = Some(seed);
-    let mut launch = launch_options(global, &run_args, run_id.clone());
-    // Thousands of requests from one client; order-stage cases register a
-    // producer each.
-    launch.heavy_traffic(&[]);
-    let out = match &args.out {
-        Some(dir) => dir.clone(),
-        None => workspace.run_dir(&run_id)?,
+    // The flags that point a replay at the same system.
+    let (source, target_args) = match Source::from_target_flags(
+        &config,
+        args.target.as_deref(),
+        &args.endpoint,
+        args.allow_remote,
+        seed,
+    ) {
+        Some(source) => (
+            source,
+            format!(" --target {}", args.target.as_deref().unwrap_or_default()),
+        ),
+        None => match &args.run_id {
+            Some(existing) => (
+                Source::Existing {
+                    run: Some(existing.clone()),
+                    seed: Some(seed),
+                },
+                format!(" --run {existing}"),
+            ),
+            None => {
+                let ws = workspace.as_ref().expect("a workspace without --target");
+                let mut run_args = args.run.clone();
+                run_args.seed = Some(seed);
+                let mut launch = launch_options(ws, &run_args, stack::new_run_id())?;
+                // Thousands of requests from one client; order-stage cases
+                // register a producer each.
+                launch.use_variable_set(ws, "heavy_traffic", &[]);
+                let target_args = if args.run.defects.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --defects {}", args.run.defects)
+                };
+                (
+                    Source::Fresh {
+                        options: launch,
+                        keep: args.keep,
+                    },
+                    target_args,
+                )
+            }
+        },
     };
-    let target_args = if args.run.defects.is_empty() {
-        String::new()
-    } else {
-        format!(" --defects {}", args.run.defects)
-    };
-    errln!(
-        "props run {run_id}: seed {seed}, defects [{}]",
-        launch.defects
-    );
-    let outcome = interruptible(async {
-        let launched = launch::launch(&docker, &workspace, &launch).await?;
-        let (targets, secrets) = stack_targets(&launched.stack).await?;
-        let target = HttpTarget::new(&targets.api, secrets.admin_token);
-        run_properties(target, options, &target_args, &out).await
-    })
-    .await;
-    if args.keep && !matches!(outcome, Err(Error::Interrupted)) {
-        errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
-    } else {
-        teardown(&docker, &global.project, &run_id).await?;
-    }
-    Ok(verdict(&outcome?))
+    let report = with_sut(
+        "props",
+        config.clone(),
+        workspace.as_ref(),
+        source,
+        Interrupts::Drop,
+        |sut| async move {
+            let out = out_dir(args.out.as_ref(), &config, &sut.run_id)?;
+            let target = HttpTarget::for_sut(&sut)?;
+            run_properties(target, options, &target_args, &out).await
+        },
+    )
+    .await?;
+    Ok(verdict(&report))
 }
 
 fn check_selection(options: &RunOptions) -> Result<()> {
@@ -167,18 +168,10 @@ async fn run_properties(
         gauntlet_props::run(&target, &options, &mut progress)
     })
     .await
-    .map_err(|e| Error::CheckFailed(format!("the property runner crashed: {e}")))?
-    .map_err(props_error)?;
+    .map_err(|e| Error::CheckFailed(format!("the property runner crashed: {e}")))??;
     print_table(&report, target_args, started.elapsed().as_secs_f64());
     write_reports(&report, target_args, out)?;
     Ok(report)
-}
-
-fn props_error(e: PropsError) -> Error {
-    match e {
-        PropsError::Io(_) => Error::CheckFailed(e.to_string()),
-        other => Error::Usage(other.to_string()),
-    }
 }
 
 fn print_progress(r: &PropertyResult, seed: u64, target_args: &str) {

@@ -26,7 +26,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
     let workspace = workspace(global)?;
     let docker = docker::connect().await?;
     if args.all {
-        let runs = stack::list_runs(&docker, &global.project).await?;
+        let runs = stack::list_runs(&docker, &workspace.config.system.project).await?;
         if args.json {
             outln!(
                 "{}",
@@ -58,7 +58,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
         return Ok(exit_codes::OK);
     }
 
-    let stack = attach(&docker, global, &workspace, args.run_id.as_deref()).await?;
+    let (stack, _) = attach(&docker, &workspace, args.run_id.as_deref()).await?;
     let mut services = Vec::new();
     for service in &stack.compose().services {
         services.push(stack.state(&service.name).await?);
@@ -71,12 +71,17 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<i32> {
             }
         }
     }
-    let (pm2, pm2_error) = match pm2::processes(&stack).await {
-        Ok(list) => (Some(list), None),
-        Err(e) => (None, Some(e.to_string())),
+    // PM2 is read only when the project has it; otherwise it is off.
+    let (pm2, pm2_error) = if workspace.config.pm2.is_none() {
+        (None, None)
+    } else {
+        match pm2::processes(&stack).await {
+            Ok(list) => (Some(list), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
     };
     let status = Status {
-        project: global.project.clone(),
+        project: workspace.config.system.project.clone(),
         run_id: stack.run_id().into(),
         services,
         urls,

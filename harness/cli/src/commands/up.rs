@@ -1,16 +1,13 @@
-//! `gauntlet up`: a new run, healthy and verified, left running.
+//! `gauntlet up`: a new run, ready and verified, left running.
 
-use std::time::Duration;
-
-use gauntlet_harness::launch::{self, LaunchOptions, Launched};
+use gauntlet_harness::launch::{self, Launched};
 use gauntlet_harness::{docker, exit_codes, stack, Error, Result};
 
-use super::{interruptible, system_binary, teardown, workspace};
-use crate::cli::{Global, RunArgs, UpArgs};
+use super::{interruptible, launch_options, teardown, workspace_for};
+use crate::cli::{Global, UpArgs};
 
 pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
-    let workspace = workspace(global)?;
-    let docker = docker::connect().await?;
+    let workspace = workspace_for(global, Some(&args.run))?;
     let run_id = match args.run_id {
         Some(id) => {
             stack::validate_name("run id", &id)?;
@@ -18,11 +15,13 @@ pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
         }
         None => stack::new_run_id(),
     };
-    let options = launch_options(global, &args.run, run_id.clone());
+    let options = launch_options(&workspace, &args.run, run_id.clone())?;
+    let docker = docker::connect().await?;
     errln!(
-        "run {run_id}: seed {} defects [{}]",
+        "run {run_id} of {}: seed {} defects [{}]",
+        workspace.config.system.name,
         options.seed,
-        options.defects
+        options.defects.join(",")
     );
 
     match interruptible(launch::launch(&docker, &workspace, &options)).await {
@@ -37,23 +36,10 @@ pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
                     "keeping run {run_id} for inspection; remove it with `gauntlet down {run_id}`"
                 );
             } else {
-                teardown(&docker, &global.project, &run_id).await?;
+                teardown(&docker, &options.project, &run_id).await?;
             }
             Err(err)
         }
-    }
-}
-
-pub fn launch_options(global: &Global, run: &RunArgs, run_id: String) -> LaunchOptions {
-    LaunchOptions {
-        project: global.project.clone(),
-        run_id,
-        seed: run.seed.unwrap_or_else(rand::random),
-        defects: run.defects.clone(),
-        binary: system_binary(&run.binary),
-        show_progress: true,
-        service_timeout: Duration::from_secs(run.service_timeout),
-        extra_vars: Default::default(),
     }
 }
 

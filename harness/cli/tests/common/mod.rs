@@ -43,6 +43,24 @@ pub fn unique_project(test: &str) -> String {
     )
 }
 
+/// The reference system's project file, loaded.
+pub fn reference_config() -> gauntlet_harness::config::Config {
+    gauntlet_harness::config::Config::load(
+        Some(&workspace_root().join("gauntlet.toml")),
+        Default::default(),
+    )
+    .unwrap()
+}
+
+/// The compose variables of the reference project's `heavy_traffic` set
+/// (raised rate limits, cheapest password hash).
+pub fn heavy_traffic_vars() -> Vec<(String, String)> {
+    reference_config().variable_sets["heavy_traffic"]
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// The binary flags that point `up`/`gate` at the reference system binary
 /// cargo built next to `gauntlet`, so tests never run cargo themselves.
 pub fn system_bin_args() -> Vec<String> {

@@ -18,12 +18,17 @@ fn parse_str(text: &str) -> Result<ComposeFile> {
 
 #[test]
 fn the_repository_compose_file_parses_into_a_startable_order() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docker-compose.yml");
-    let file = ComposeFile::load(
-        &path,
-        &HashMap::from([("GAUNTLET_APP_TAG".into(), "t1".into())]),
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The reference system's project file names its endpoints and PM2
+    // service; the workspace writes them onto the services as labels.
+    let workspace = crate::workspace::Workspace::locate(
+        Some(&root.join("gauntlet.toml")),
+        crate::config::Overrides::default(),
     )
     .unwrap();
+    let file = workspace
+        .compose(&HashMap::from([("GAUNTLET_APP_TAG".into(), "t1".into())]))
+        .unwrap();
     let names: Vec<_> = file.services.iter().map(|s| s.name.as_str()).collect();
     let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
     assert!(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, MountVolumeOptions,
     NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::CreateContainerOptionsBuilder;
@@ -44,16 +44,12 @@ pub async fn up(
     let stack = Stack::attach(docker.clone(), &spec.project, &spec.run_id, compose.clone());
     let run_labels = run_labels(spec);
 
-    let network = network_name(&spec.project, &spec.run_id);
-    docker
-        .create_network(NetworkCreateRequest {
-            name: network.clone(),
-            driver: Some("bridge".into()),
-            labels: Some(run_labels.clone()),
-            ..Default::default()
-        })
-        .await
-        .map_err(Error::docker(format!("creating network {network}")))?;
+    // Volumes first, then the network: a volume is created in milliseconds,
+    // a bridge network takes a few hundred (bridge, iptables). If gauntlet
+    // is killed while the network create is in flight, the engine still
+    // finishes it; with the volumes already there, the reaper's first
+    // round finds something and keeps watching until the network shows up
+    // (see `reaper::reap`), instead of taking its "nothing here" fast path.
     for volume in &compose.volumes {
         let name = volume_name(&spec.project, &spec.run_id, volume);
         docker
@@ -65,6 +61,16 @@ pub async fn up(
             .await
             .map_err(Error::docker(format!("creating volume {name}")))?;
     }
+    let network = network_name(&spec.project, &spec.run_id);
+    docker
+        .create_network(NetworkCreateRequest {
+            name: network.clone(),
+            driver: Some("bridge".into()),
+            labels: Some(run_labels.clone()),
+            ..Default::default()
+        })
+        .await
+        .map_err(Error::docker(format!("creating network {network}")))?;
 
     let bars = MultiProgress::new();
     if !options.show_progress {
@@ -186,6 +192,15 @@ pub(super) fn container_body(
             target: Some(v.target.clone()),
             source: Some(volume_name(project, run_id, &v.volume)),
             typ: Some(MountType::VOLUME),
+            // The engine creates a missing volume on container create. That
+            // happens when the reaper removed the run's volume while this
+            // create was in flight (gauntlet killed mid-`up`): with the run's
+            // labels here, the volume it makes is labelled and reaped too,
+            // not leaked. An existing volume keeps its own labels.
+            volume_options: Some(MountVolumeOptions {
+                labels: Some(run_labels.clone()),
+                ..Default::default()
+            }),
             ..Default::default()
         })
         .collect();
