@@ -122,7 +122,7 @@ pub struct Services {
     pub backup: String,
     /// Commands run in the backup service: `take` (to which the drill adds
     /// `--snapshot ID`), `check` (prints the stale check's JSON), and
-    /// the backup tool's `archive-list FILE` and `restore FILE`.
+    /// `archive_list FILE` and `restore FILE`.
     pub take: Vec<String>,
     pub check: Vec<String>,
     pub archive_list: Vec<String>,
@@ -140,19 +140,22 @@ impl Services {
         let drill = config.drill.as_ref().ok_or_else(|| {
             Error::Usage(format!(
                 "no [drill] section in {source}: the restore drill needs the database, the \
-                 backup service and its commands (take, list, check)"
+                 backup service and its commands (take, list, check, archive_list, restore)"
             ))
         })?;
         let database = config
             .data
             .get(&drill.database)
             .ok_or_else(|| config.error("drill.database", "not an entry of [data]"))?;
-        let tool = drill
-            .take
-            .first()
-            .ok_or_else(|| config.error("drill.take", "is empty"))?;
-        if drill.check.is_empty() {
-            return Err(config.error("drill.check", "is empty"));
+        for (key, command) in [
+            ("drill.take", &drill.take),
+            ("drill.check", &drill.check),
+            ("drill.archive_list", &drill.archive_list),
+            ("drill.restore", &drill.restore),
+        ] {
+            if command.is_empty() {
+                return Err(config.error(key, "is empty"));
+            }
         }
         let redis = config.data_service(DataKind::Redis).ok_or_else(|| {
             Error::Usage(format!(
@@ -175,8 +178,8 @@ impl Services {
             backup: drill.backup_service.clone(),
             take: drill.take.clone(),
             check: drill.check.clone(),
-            archive_list: vec![tool.clone(), "archive-list".into()],
-            restore: vec![tool.clone(), "restore".into()],
+            archive_list: drill.archive_list.clone(),
+            restore: drill.restore.clone(),
             redis: redis.1.service.clone(),
             pm2: pm2.service.clone(),
         })

@@ -213,7 +213,8 @@ pub struct Paths {
 
 /// Backup and restore drill: which services hold the database and its
 /// backups, and the commands (run inside the backup service) that take,
-/// list and check backups.
+/// list and check backups, list a backup's archive and restore one (the
+/// last two get the backup file appended).
 #[derive(Debug, Clone, Serialize)]
 pub struct Drill {
     /// A [`Config::data`] entry of kind postgres.
@@ -222,6 +223,8 @@ pub struct Drill {
     pub take: Vec<String>,
     pub list: Vec<String>,
     pub check: Vec<String>,
+    pub archive_list: Vec<String>,
+    pub restore: Vec<String>,
 }
 
 /// Flags and environment that override the file (the two upper layers).

@@ -175,6 +175,8 @@ struct RawDrill {
     take: Vec<String>,
     list: Vec<String>,
     check: Vec<String>,
+    archive_list: Vec<String>,
+    restore: Vec<String>,
 }
 
 /// Where a byte offset of the file is, as `FILE:LINE:COL`.
@@ -437,6 +439,8 @@ pub(super) fn resolve(
         take: d.take.clone(),
         list: d.list.clone(),
         check: d.check.clone(),
+        archive_list: d.archive_list.clone(),
+        restore: d.restore.clone(),
     });
 
     Ok(Config {
