@@ -33,7 +33,7 @@ stage() {
   if cmp -s "$from" "$to"; then return 0; fi
   mkdir -p "$(dirname "$to")"
   local tmp="$to.tmp$$-$RANDOM"
-  cp -p "$from" "$tmp"
+  cp -p --sparse=never "$from" "$tmp"
   mv -f "$tmp" "$to"
 }
 stage "$system_bin" system/images/app/bin/gauntlet-system
