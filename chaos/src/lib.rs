@@ -22,8 +22,6 @@ pub mod probes;
 pub mod proxy;
 pub mod runner;
 
-use std::collections::BTreeMap;
-
 use gauntlet_harness::stack::Stack;
 use gauntlet_harness::sut::Sut;
 
@@ -132,24 +130,6 @@ impl ChaosContext {
     /// The primary endpoint must have one; any other whose service is down
     /// is left out (a journey that needs it says so).
     pub async fn sut_now(&self) -> Result<Sut, String> {
-        let primary = Sut::primary_endpoint(&self.sut.config);
-        let mut endpoints = BTreeMap::new();
-        for name in self.sut.endpoints().keys() {
-            match self.sut.endpoint_now(name).await {
-                Ok(url) => {
-                    endpoints.insert(name.clone(), url);
-                }
-                Err(e) if *name == primary => {
-                    return Err(format!("endpoint `{name}` unavailable: {e}"))
-                }
-                Err(_) => {}
-            }
-        }
-        Ok(Sut::assemble(
-            self.sut.config.clone(),
-            endpoints,
-            self.sut.secrets().clone(),
-            self.sut.seed,
-        ))
+        self.sut.refreshed().await.map_err(|e| e.to_string())
     }
 }

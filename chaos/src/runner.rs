@@ -270,7 +270,10 @@ impl Run<'_, '_> {
             seed: self.ctx.seed(),
             request_timeout: spec.request_timeout,
         };
-        let writers = Writers::start(self.ctx.sut(), config, WriteLedger::new())
+        // URLs as they are now: an earlier experiment may have restarted a
+        // container, which moves its host ports.
+        let sut = self.ctx.sut_now().await?;
+        let writers = Writers::start(&sut, config, WriteLedger::new())
             .await
             .map_err(|e| e.to_string())?;
         self.journal.event(

@@ -43,12 +43,7 @@ pub struct Journey {
 }
 
 impl Journey {
-    pub fn new(
-        name: &'static str,
-        sut: Sut,
-        seed: u64,
-        nonce: String,
-    ) -> Journey {
+    pub fn new(name: &'static str, sut: Sut, seed: u64, nonce: String) -> Journey {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .redirect(reqwest::redirect::Policy::none())
@@ -175,9 +170,9 @@ impl Journey {
 
     fn base(&self, service: Service) -> Result<&str, Failure> {
         let name = service.endpoint();
-        self.sut.endpoint(name).map_err(|_| {
-            Failure::new(format!("no {name} URL for this target (--{name} URL)"))
-        })
+        self.sut
+            .endpoint(name)
+            .map_err(|_| Failure::new(format!("no {name} URL for this target (--{name} URL)")))
     }
 
     /// Sends one request and records it in the current step.

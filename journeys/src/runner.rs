@@ -88,12 +88,7 @@ async fn run_one(
     loop {
         attempt += 1;
         let nonce = format!("{}{attempt}", config.run_id);
-        let mut journey = Journey::new(
-            def.name,
-            config.sut.clone(),
-            config.seed,
-            nonce,
-        );
+        let mut journey = Journey::new(def.name, config.sut.clone(), config.seed, nonce);
         let outcome = match tokio::time::timeout_at(deadline, (def.run)(&mut journey)).await {
             Ok(outcome) => outcome,
             Err(_) => {

@@ -169,7 +169,9 @@ impl HttpTarget {
 
     /// A client on the system under test: its primary endpoint (the API the
     /// properties drive) and its `admin_token` secret.
-    pub fn for_sut(sut: &gauntlet_harness::sut::Sut) -> Result<HttpTarget, gauntlet_harness::Error> {
+    pub fn for_sut(
+        sut: &gauntlet_harness::sut::Sut,
+    ) -> Result<HttpTarget, gauntlet_harness::Error> {
         let primary = gauntlet_harness::sut::Sut::primary_endpoint(&sut.config);
         Ok(HttpTarget::new(
             sut.endpoint(&primary)?,

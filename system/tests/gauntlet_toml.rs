@@ -25,14 +25,24 @@ fn declares_exactly_the_systems_defect_switches() {
 fn names_the_endpoints_identity_and_pm2_the_system_serves() {
     let c = config();
     assert_eq!(c.system.project, "gauntlet");
-    assert_eq!((c.endpoints["api"].service.as_str(), c.endpoints["api"].port), ("app", 8080));
     assert_eq!(
-        c.endpoints["api"].readiness.as_ref().map(|r| r.path.as_str()),
+        (c.endpoints["api"].service.as_str(), c.endpoints["api"].port),
+        ("app", 8080)
+    );
+    assert_eq!(
+        c.endpoints["api"]
+            .readiness
+            .as_ref()
+            .map(|r| r.path.as_str()),
         Some("/api/healthz")
     );
     let identity = c.identity.as_ref().unwrap();
     assert_eq!(
-        (identity.path.as_str(), identity.pointer.as_str(), identity.expect.as_str()),
+        (
+            identity.path.as_str(),
+            identity.pointer.as_str(),
+            identity.expect.as_str()
+        ),
         ("/v1/meta", "/app", "gauntlet-reference-system")
     );
     assert_eq!(c.pm2.as_ref().map(|p| p.service.as_str()), Some("app"));

@@ -207,7 +207,8 @@ impl Drill<'_> {
             self.event("writers", "none (--no-writes)", true);
             return Ok(());
         };
-        let writers = Writers::start(self.ctx.sut(), config.clone(), WriteLedger::new())
+        let sut = self.ctx.sut_now().await?;
+        let writers = Writers::start(&sut, config.clone(), WriteLedger::new())
             .await
             .map_err(|e| format!("starting the writers: {e}"))?;
         self.event(

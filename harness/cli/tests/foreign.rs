@@ -34,10 +34,15 @@ fn up_status_check_and_down_work_on_a_stack_with_no_rust_and_no_pm2() {
     let started = Instant::now();
     let out = counter(&project, &config, &["up", "--json", "--seed", "5"]);
     assert_eq!(out.status.code(), Some(0), "up failed");
-    eprintln!("up of the foreign stack took {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "up of the foreign stack took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     let record: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(record["system"], "python counter");
-    let web = record["urls"]["web"].as_str().expect("the web endpoint's URL");
+    let web = record["urls"]["web"]
+        .as_str()
+        .expect("the web endpoint's URL");
     assert!(web.starts_with("http://127.0.0.1:"), "{web}");
     let run_id = record["run_id"].as_str().unwrap().to_string();
 
@@ -52,7 +57,10 @@ fn up_status_check_and_down_work_on_a_stack_with_no_rust_and_no_pm2() {
         .map(|s| (s["service"].as_str().unwrap(), s["state"].as_str().unwrap()))
         .collect();
     assert_eq!(services, vec![("cache", "running"), ("web", "running")]);
-    assert!(status["pm2"].is_null(), "PM2 is off without [pm2]: {status}");
+    assert!(
+        status["pm2"].is_null(),
+        "PM2 is off without [pm2]: {status}"
+    );
     assert!(status["pm2_error"].is_null(), "{status}");
 
     let out = counter(&project, &config, &["check", "--json"]);
@@ -81,13 +89,21 @@ fn up_status_check_and_down_work_on_a_stack_with_no_rust_and_no_pm2() {
     // The same check fails when the system misbehaves: Redis stopped.
     docker(&["stop", &format!("{project}-{run_id}-cache")]);
     let out = counter(&project, &config, &["check"]);
-    assert_eq!(out.status.code(), Some(1), "a dead cache must fail the check");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a dead cache must fail the check"
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FAIL"), "{text}");
 
     let out = counter(&project, &config, &["down"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(labelled_resources(&project).is_empty(), "{:?}", labelled_resources(&project));
+    assert!(
+        labelled_resources(&project).is_empty(),
+        "{:?}",
+        labelled_resources(&project)
+    );
 }
 
 /// Copies the example into a temporary folder with `edit` applied to its
@@ -120,7 +136,10 @@ fn assert_config_error(config: &Path, args: &[&str], key: &str, line: usize) {
     );
     assert!(stderr.contains(key), "the error names `{key}`: {stderr}");
     assert!(took < Duration::from_secs(5), "took {took:?}: {stderr}");
-    eprintln!("configuration error to exit: {:.0} ms", took.as_secs_f64() * 1000.0);
+    eprintln!(
+        "configuration error to exit: {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
 }
 
 #[test]
@@ -148,12 +167,23 @@ fn a_bad_identity_pointer_is_exit_2_at_once() {
         .unwrap()
         + 1;
     assert_config_error(&config, &["up"], "identity.pointer", line);
-    assert_config_error(&config, &["check", "--target", "http://127.0.0.1:9"], "identity.pointer", line);
+    assert_config_error(
+        &config,
+        &["check", "--target", "http://127.0.0.1:9"],
+        "identity.pointer",
+        line,
+    );
 }
 
 #[test]
 fn an_unknown_key_is_exit_2_at_once() {
-    let (_dir, config) = broken_copy(|t| t.replacen("[endpoints.web]\n", "[endpoints.web]\nprotocol = \"http\"\n", 1));
+    let (_dir, config) = broken_copy(|t| {
+        t.replacen(
+            "[endpoints.web]\n",
+            "[endpoints.web]\nprotocol = \"http\"\n",
+            1,
+        )
+    });
     assert_config_error(&config, &["up"], "protocol", 11);
 }
 
@@ -176,18 +206,32 @@ fn the_effective_configuration_shows_where_each_value_came_from() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = |key: &str| {
         text.lines()
             .find(|l| l.starts_with(&format!("{key} = ")))
             .unwrap_or_else(|| panic!("no line for {key} in:\n{text}"))
             .to_string()
     };
-    assert!(line("system.project").contains("# flag --project"), "{text}");
+    assert!(
+        line("system.project").contains("# flag --project"),
+        "{text}"
+    );
     assert!(line("system.name").contains("# file"), "{text}");
     assert!(line("stack.service_timeout").contains("\"45s\""), "{text}");
-    assert!(line("stack.service_timeout").contains("# env GAUNTLET_SERVICE_TIMEOUT"), "{text}");
+    assert!(
+        line("stack.service_timeout").contains("# env GAUNTLET_SERVICE_TIMEOUT"),
+        "{text}"
+    );
     assert!(line("paths.slo").contains("# default"), "{text}");
     assert!(line("secrets.token.value").contains("***"), "{text}");
-    assert!(!text.contains("a-very-secret-token-value"), "a secret was printed:\n{text}");
+    assert!(
+        !text.contains("a-very-secret-token-value"),
+        "a secret was printed:\n{text}"
+    );
 }

@@ -462,3 +462,68 @@ fn export_bundle_and_error_bodies_match_their_snapshots() {
         insta::assert_json_snapshot!("rules_api_error_bodies", errors);
     });
 }
+
+/// `props --target` needs no compose file: run from a folder holding only
+/// the project file (and `--config` to it), against a running stack, the
+/// secrets from the environment as its [secrets] variables say.
+#[test]
+fn props_against_a_target_need_no_compose_file() {
+    if !require_docker() {
+        return;
+    }
+    let project = unique_project("props-nocompose");
+    let _guard = ProjectGuard(project.clone());
+    let run_id = up_raised(&project, "");
+    let (api, token) = {
+        let target = admin_target(&project, &run_id);
+        (
+            target.base_url().to_string(),
+            target_token(&project, &run_id),
+        )
+    };
+    let lone = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        workspace_root().join("gauntlet.toml"),
+        lone.path().join("gauntlet.toml"),
+    )
+    .unwrap();
+    assert!(!lone.path().join("docker-compose.yml").exists());
+    let out_dir = tempfile::tempdir().unwrap();
+    let regressions = out_dir.path().join("regressions");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .current_dir(lone.path())
+        .env("GAUNTLET_ADMIN_TOKEN", &token)
+        .args([
+            "props",
+            "--target",
+            &api,
+            "--only",
+            "ledger_matches_model",
+            "--cases",
+            "4",
+            "--out",
+            out_dir.path().to_str().unwrap(),
+            "--regressions",
+            regressions.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = props_json(out_dir.path());
+    assert_eq!(
+        outcome(&report, "ledger_matches_model")["outcome"]["status"],
+        "passed"
+    );
+}
+
+/// The admin token of a run, read from its app container.
+fn target_token(project: &str, run_id: &str) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let docker = gauntlet_harness::docker::connect().await.unwrap();
+        let ws = gauntlet_harness::workspace::Workspace::new(reference_config()).unwrap();
+        let compose = ws.compose(&Default::default()).unwrap();
+        let stack = gauntlet_harness::stack::Stack::attach(docker, project, run_id, compose);
+        stack.env_var("app", "ADMIN_TOKEN").await.unwrap().unwrap()
+    })
+}

@@ -109,7 +109,9 @@ pub async fn psql_on(
     if let Some(env) = &env {
         argv.extend(["env", env.as_str()]);
     }
-    argv.extend(["psql", "-X", "-q", "-At", "-U", user, "-d", database, "-c", sql]);
+    argv.extend([
+        "psql", "-X", "-q", "-At", "-U", user, "-d", database, "-c", sql,
+    ]);
     let out = stack.exec(&data.service, &argv).await?;
     if out.exit_code != 0 {
         return Err(Error::CheckFailed(format!(

@@ -168,8 +168,14 @@ pub async fn launch(
     // healthcheck says the container is healthy, this says it serves.
     for (name, endpoint) in &config.endpoints {
         if let Some(readiness) = &endpoint.readiness {
-            wait_endpoint_ready(&stack, name, &endpoint.service, readiness, options.service_timeout)
-                .await?;
+            wait_endpoint_ready(
+                &stack,
+                name,
+                &endpoint.service,
+                readiness,
+                options.service_timeout,
+            )
+            .await?;
         }
     }
     let sut = Sut::from_stack(

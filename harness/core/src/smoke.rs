@@ -120,7 +120,11 @@ pub async fn run(sut: &Sut) -> SmokeReport {
         }
         if config.pm2.is_some() {
             let t = Instant::now();
-            report.record("pm2 processes online", t, crate::pm2::all_online(stack).await);
+            report.record(
+                "pm2 processes online",
+                t,
+                crate::pm2::all_online(stack).await,
+            );
         }
     }
     report
@@ -152,14 +156,16 @@ pub async fn http_check(sut: &Sut, check: &HttpCheck) -> Outcome {
         match value {
             None => return Err(format!("{what}: no `{name}` header")),
             Some(v) if !expected.is_empty() && v != expected => {
-                return Err(format!("{what}: header `{name}` is `{v}`, expected `{expected}`"))
+                return Err(format!(
+                    "{what}: header `{name}` is `{v}`, expected `{expected}`"
+                ))
             }
             _ => {}
         }
     }
     if !check.json.is_empty() {
-        let json: Value = serde_json::from_str(&body)
-            .map_err(|_| format!("{what}: the body is not JSON"))?;
+        let json: Value =
+            serde_json::from_str(&body).map_err(|_| format!("{what}: the body is not JSON"))?;
         for (pointer, expected) in &check.json {
             let found = match json.pointer(pointer) {
                 Some(Value::String(s)) => s.clone(),

@@ -81,7 +81,10 @@ impl fmt::Debug for Sut {
             .field("seed", &self.seed)
             .field("endpoints", &self.endpoints)
             .field("secrets", &self.secrets.names().collect::<Vec<_>>())
-            .field("stack", &self.stack.as_ref().map(|s| s.run_id().to_string()))
+            .field(
+                "stack",
+                &self.stack.as_ref().map(|s| s.run_id().to_string()),
+            )
             .finish()
     }
 }
@@ -226,6 +229,31 @@ impl Sut {
             Some(stack) => stack.endpoint_url(name).await,
             None => self.endpoint(name).map(String::from),
         }
+    }
+
+    /// The same system under test with every endpoint's URL asked from
+    /// Docker again (after a container restart its host ports change).
+    /// Without a stack, the same value. An endpoint that has no published
+    /// port right now is left out, except the primary one: that is an error.
+    pub async fn refreshed(&self) -> Result<Sut> {
+        let Some(stack) = &self.stack else {
+            return Ok(self.clone());
+        };
+        let primary = Sut::primary_endpoint(&self.config);
+        let mut endpoints = BTreeMap::new();
+        for name in self.endpoints.keys() {
+            match stack.endpoint_url(name).await {
+                Ok(url) => {
+                    endpoints.insert(name.clone(), url);
+                }
+                Err(e) if *name == primary => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(Sut {
+            endpoints,
+            ..self.clone()
+        })
     }
 
     /// An HTTP client on a named endpoint (loopback guard applied).

@@ -98,7 +98,11 @@ fn with_config(mut compose: ComposeFile, config: &Config) -> ComposeFile {
                 .labels
                 .insert(service_labels::ENDPOINTS.into(), spec.join(","));
         }
-        if config.pm2.as_ref().is_some_and(|p| p.service == service.name) {
+        if config
+            .pm2
+            .as_ref()
+            .is_some_and(|p| p.service == service.name)
+        {
             service
                 .labels
                 .insert(service_labels::PM2.into(), "true".into());
@@ -113,7 +117,9 @@ fn adopt_labels(config: &mut Config, compose: &ComposeFile) {
     for service in &compose.services {
         for (name, port) in service.endpoints() {
             if !config.endpoints.contains_key(&name) {
-                config.origins.set(&format!("endpoints.{name}"), Origin::ComposeLabel);
+                config
+                    .origins
+                    .set(&format!("endpoints.{name}"), Origin::ComposeLabel);
                 config.endpoints.insert(
                     name,
                     crate::config::Endpoint {

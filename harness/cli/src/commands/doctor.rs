@@ -21,7 +21,9 @@ struct Finding {
 }
 
 pub async fn run(global: &Global, args: DoctorArgs) -> Result<i32> {
-    let workspace = workspace(global)?;
+    // A broken project is one finding among the others, not a reason to
+    // stop looking at the machine.
+    let workspace = workspace(global);
     if args.fix {
         // gauntlet's own set-up script (in its source checkout), whatever
         // project is being checked.
@@ -54,7 +56,7 @@ pub async fn run(global: &Global, args: DoctorArgs) -> Result<i32> {
     Ok(exit_codes::OK)
 }
 
-async fn examine(workspace: &gauntlet_harness::workspace::Workspace) -> Vec<Finding> {
+async fn examine(workspace: &Result<gauntlet_harness::workspace::Workspace>) -> Vec<Finding> {
     let mut out = Vec::new();
     let engine = docker::connect().await;
     let (ok, detail) = match &engine {
@@ -103,15 +105,19 @@ async fn examine(workspace: &gauntlet_harness::workspace::Workspace) -> Vec<Find
         detail: HOST_CA_BUNDLE.into(),
     });
 
-    let (ok, detail) = match workspace.compose(&Default::default()) {
+    let (ok, detail) = match workspace
+        .as_ref()
+        .map_err(|e| e.to_string())
+        .and_then(|ws| ws.compose(&Default::default()).map_err(|e| e.to_string()))
+    {
         Ok(c) => (
             true,
             format!("{} services in {}", c.services.len(), c.path.display()),
         ),
-        Err(e) => (false, e.to_string()),
+        Err(e) => (false, e),
     };
     out.push(Finding {
-        what: "compose file",
+        what: "project (gauntlet.toml and compose file)",
         required: true,
         ok,
         detail,

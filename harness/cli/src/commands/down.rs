@@ -30,10 +30,7 @@ pub async fn run(global: &Global, args: DownArgs) -> Result<i32> {
         Some(id) => id,
         None => find_run(&docker, &workspace, None).await?.run_id,
     };
-    if teardown(&docker, project, &run_id)
-        .await?
-        .is_empty()
-    {
+    if teardown(&docker, project, &run_id).await?.is_empty() {
         return Err(gauntlet_harness::Error::NoRun { run: Some(run_id) });
     }
     Ok(exit_codes::OK)

@@ -32,11 +32,7 @@ pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
             let up_seconds = started.elapsed().as_secs_f64();
             let journeys_started = Instant::now();
             let report = run_and_report(sut, &args.journeys, &out).await?;
-            Ok((
-                report,
-                up_seconds,
-                journeys_started.elapsed().as_secs_f64(),
-            ))
+            Ok((report, up_seconds, journeys_started.elapsed().as_secs_f64()))
         },
     )
     .await?;

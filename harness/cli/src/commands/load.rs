@@ -10,9 +10,7 @@ use gauntlet_harness::{exit_codes, stack, Error, Result};
 use gauntlet_scenarios::slo::{all_passed, verdict_table};
 use gauntlet_scenarios::{evaluate, LoadPlan, LoadReport, Profile, SloFile};
 
-use super::{
-    launch_options, out_dir, target_config, with_sut, workspace_for, Interrupts, Source,
-};
+use super::{launch_options, out_dir, target_config, with_sut, workspace_for, Interrupts, Source};
 use crate::cli::{Global, LoadArgs};
 
 pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
@@ -43,13 +41,16 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
         .with_slo(slos.clone())
         .with_seed(seed);
 
-    let source = match (&workspace, Source::from_target_flags(
-        &config,
-        args.target.as_deref(),
-        &args.endpoint,
-        args.allow_remote,
-        seed,
-    )) {
+    let source = match (
+        &workspace,
+        Source::from_target_flags(
+            &config,
+            args.target.as_deref(),
+            &args.endpoint,
+            args.allow_remote,
+            seed,
+        ),
+    ) {
         (_, Some(target)) => target,
         (Some(ws), None) => match &args.run_id {
             Some(run) => Source::Existing {

@@ -129,7 +129,11 @@ fn build_hook(args: &BinaryArgs) -> BuildHook {
 
 /// Launch options for a new run from the run flags: defects checked against
 /// the project's declared switches (unknown: exit 2 before anything starts).
-pub fn launch_options(workspace: &Workspace, run: &RunArgs, run_id: String) -> Result<LaunchOptions> {
+pub fn launch_options(
+    workspace: &Workspace,
+    run: &RunArgs,
+    run_id: String,
+) -> Result<LaunchOptions> {
     let mut options = LaunchOptions::new(workspace, run_id, run.seed.unwrap_or_else(rand::random));
     options.defects = workspace.config.check_defects(&run.defects)?;
     options.build_hook = build_hook(&run.binary);
@@ -138,7 +142,11 @@ pub fn launch_options(workspace: &Workspace, run: &RunArgs, run_id: String) -> R
 }
 
 /// The given run, or the latest run of the project started from this checkout.
-async fn find_run(docker: &Docker, workspace: &Workspace, run_id: Option<&str>) -> Result<RunSummary> {
+async fn find_run(
+    docker: &Docker,
+    workspace: &Workspace,
+    run_id: Option<&str>,
+) -> Result<RunSummary> {
     let runs = stack::list_runs(docker, &workspace.config.system.project).await?;
     let checkout = workspace.root.display().to_string();
     let found = match run_id {
@@ -151,7 +159,11 @@ async fn find_run(docker: &Docker, workspace: &Workspace, run_id: Option<&str>) 
 }
 
 /// A stack handle on an existing run.
-async fn attach(docker: &Docker, workspace: &Workspace, run_id: Option<&str>) -> Result<(Stack, RunSummary)> {
+async fn attach(
+    docker: &Docker,
+    workspace: &Workspace,
+    run_id: Option<&str>,
+) -> Result<(Stack, RunSummary)> {
     let run = find_run(docker, workspace, run_id).await?;
     // Only names, ports and labels are needed from the compose file here, so
     // the image tags need not be computed again.
@@ -175,7 +187,10 @@ pub enum Source {
     Fresh { options: LaunchOptions, keep: bool },
     /// An existing run (`--run ID`; `None`: the latest from this checkout),
     /// left as it is.
-    Existing { run: Option<String>, seed: Option<u64> },
+    Existing {
+        run: Option<String>,
+        seed: Option<u64>,
+    },
     /// A deployment gauntlet did not start, by URL per endpoint.
     Target {
         urls: BTreeMap<String, String>,

@@ -11,9 +11,7 @@ use gauntlet_harness::{exit_codes, stack, Error, Result};
 use gauntlet_props::{HttpTarget, Outcome, PropertyResult, RunOptions, RunReport};
 use gauntlet_reports::{props_junit_xml, props_summary_markdown, replay_command};
 
-use super::{
-    launch_options, out_dir, target_config, with_sut, workspace_for, Interrupts, Source,
-};
+use super::{launch_options, out_dir, target_config, with_sut, workspace_for, Interrupts, Source};
 use crate::cli::{Global, PropsArgs};
 use crate::report::table;
 

@@ -51,7 +51,9 @@ impl Origins {
                         walk(&join(prefix, k), v, out);
                     }
                 }
-                toml::Value::Array(items) if items.iter().all(|i| i.is_table()) && !items.is_empty() => {
+                toml::Value::Array(items)
+                    if items.iter().all(|i| i.is_table()) && !items.is_empty() =>
+                {
                     for (n, v) in items.iter().enumerate() {
                         walk(&join(prefix, &n.to_string()), v, out);
                     }

@@ -57,12 +57,18 @@ pub(super) fn config(c: &Config) -> Result<()> {
         };
         match data.kind {
             DataKind::Postgres if inv.sql.is_none() => {
-                return Err(c.error(&key, format!("invariant `{}` on postgres needs `sql`", inv.name)))
+                return Err(c.error(
+                    &key,
+                    format!("invariant `{}` on postgres needs `sql`", inv.name),
+                ))
             }
             DataKind::Redis if inv.command.is_none() || inv.expect.is_none() => {
                 return Err(c.error(
                     &key,
-                    format!("invariant `{}` on redis needs `command` and `expect`", inv.name),
+                    format!(
+                        "invariant `{}` on redis needs `command` and `expect`",
+                        inv.name
+                    ),
                 ))
             }
             _ => {}
@@ -122,7 +128,10 @@ pub fn against_compose(c: &Config, compose: &crate::compose::ComposeFile) -> Res
         if !endpoint_known(&i.endpoint) {
             return Err(c.error(
                 "identity.endpoint",
-                format!("no endpoint `{}` ([endpoints] or a dev.gauntlet.endpoints label)", i.endpoint),
+                format!(
+                    "no endpoint `{}` ([endpoints] or a dev.gauntlet.endpoints label)",
+                    i.endpoint
+                ),
             ));
         }
     }
@@ -138,7 +147,11 @@ pub fn against_compose(c: &Config, compose: &crate::compose::ComposeFile) -> Res
         if compose.service(&p.service).is_none() {
             return Err(c.error(
                 "pm2.service",
-                format!("service `{}` is not in {source} (services: {})", p.service, services()),
+                format!(
+                    "service `{}` is not in {source} (services: {})",
+                    p.service,
+                    services()
+                ),
             ));
         }
     }
@@ -146,7 +159,11 @@ pub fn against_compose(c: &Config, compose: &crate::compose::ComposeFile) -> Res
         if compose.service(&d.service).is_none() {
             return Err(c.error(
                 &format!("data.{name}.service"),
-                format!("service `{}` is not in {source} (services: {})", d.service, services()),
+                format!(
+                    "service `{}` is not in {source} (services: {})",
+                    d.service,
+                    services()
+                ),
             ));
         }
     }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, MountVolumeOptions,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    MountVolumeOptions, NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
