@@ -354,7 +354,7 @@ pub struct ChaosArgs {
     /// List the experiments and exit.
     #[arg(long)]
     pub list: bool,
-    /// The experiments folder (default: chaos/experiments).
+    /// The experiments folder (default: the project's [paths] experiments).
     #[arg(long, value_name = "DIR")]
     pub experiments: Option<PathBuf>,
     /// Use this running stack (from `gauntlet up`) instead of starting one.

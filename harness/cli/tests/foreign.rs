@@ -86,6 +86,37 @@ fn up_status_check_and_down_work_on_a_stack_with_no_rust_and_no_pm2() {
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["hits"], 1);
 
+    // Chaos on a system with no PM2 and no api: the example's own
+    // experiment runs; one that needs PM2 is refused before anything starts.
+    let out = counter(
+        &project,
+        &config,
+        &["chaos", "--run", &run_id, "cache_killed"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the cache_killed experiment failed"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("health reports the cache down"), "{text}");
+    let reference = workspace_root().join("chaos/experiments");
+    let out = counter(
+        &project,
+        &config,
+        &[
+            "chaos",
+            "--run",
+            &run_id,
+            "--experiments",
+            reference.to_str().unwrap(),
+            "api_process_killed",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[pm2]"), "{stderr}");
+
     // The same check fails when the system misbehaves: Redis stopped.
     docker(&["stop", &format!("{project}-{run_id}-cache")]);
     let out = counter(&project, &config, &["check"]);

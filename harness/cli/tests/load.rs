@@ -102,7 +102,7 @@ fn a_slo_tightened_below_the_system_fails_the_run_and_is_named() {
             .any(|l| l.contains("global error rate") && l.contains("pass")),
         "{stdout}"
     );
-    assert!(stdout.contains("stock invariant: holds"), "{stdout}");
+    assert!(stdout.contains("invariant stock: holds"), "{stdout}");
     assert!(dir.path().join("out/load.json").is_file());
     assert_eq!(labelled_resources(&project), Vec::<String>::new());
 }
@@ -123,7 +123,7 @@ fn the_post_run_invariant_catches_stock_check_without_lock() {
     );
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("stock invariant: BROKEN"), "{stdout}");
+    assert!(stdout.contains("invariant stock: BROKEN"), "{stdout}");
 }
 
 #[test]

@@ -237,33 +237,34 @@ fn two_runs_side_by_side_do_not_collide() {
     );
 }
 
+/// gauntlet checks `--defects` against the switches the project declares
+/// (`[defects] switches`), so a typo is exit 2 before anything is built or
+/// started. (The system itself also refuses unknown switches at start-up:
+/// `system/src/defects.rs`.)
 #[test]
-fn an_unknown_defect_switch_fails_up_with_the_systems_reason() {
+fn an_unknown_defect_switch_is_refused_before_anything_starts() {
     if !require_docker() {
         return;
     }
     let project = unique_project("bad-defect");
     let _guard = ProjectGuard(project.clone());
-    let mut args = vec![
-        "up",
-        "--defects",
-        "no_such_defect",
-        "--service-timeout",
-        "40",
-    ];
+    let mut args = vec!["up", "--defects", "stock_check_without_lock,no_such_defect"];
     let bin = system_bin_args();
     args.extend(bin.iter().map(String::as_str));
+    let started = std::time::Instant::now();
     let out = run(&project, &args);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("no_such_defect"),
-        "the reason reaches the user: {stderr}"
+        stderr.contains("unknown defect switch `no_such_defect`")
+            && stderr.contains("stock_check_without_lock, "),
+        "the reason and the declared switches reach the user: {stderr}"
     );
     assert_eq!(
         labelled_resources(&project),
         Vec::<String>::new(),
-        "a failed up cleans up"
+        "nothing was created"
     );
 }
 

@@ -27,7 +27,7 @@ pub struct RunSpec {
     pub run_id: String,
     pub checkout: PathBuf,
     pub seed: u64,
-    /// Comma list passed to the system as `SYSTEM_DEFECTS`.
+    /// Comma list of defect switches (passed in the project's `[defects] variable`).
     pub defects: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
