@@ -5,7 +5,7 @@
 use gauntlet_harness::smoke::{self, SmokeReport};
 use gauntlet_harness::{exit_codes, Result};
 
-use super::{target_config, with_sut, workspace, Interrupts, Source};
+use super::{project_for, with_sut, Interrupts, Source};
 use crate::cli::{CheckArgs, Global};
 use crate::report::table;
 
@@ -14,13 +14,7 @@ pub async fn run(global: &Global, args: CheckArgs) -> Result<i32> {
     if let Some(web) = &args.web {
         endpoints.push(("web".into(), web.clone()));
     }
-    let (config, workspace) = match &args.target {
-        Some(_) => (target_config(global)?, None),
-        None => {
-            let ws = workspace(global)?;
-            (ws.config.clone(), Some(ws))
-        }
-    };
+    let (config, workspace) = project_for(global, args.target.as_deref(), None)?;
     let source = Source::from_target_flags(
         &config,
         args.target.as_deref(),

@@ -6,7 +6,7 @@ use gauntlet_harness::sut::Sut;
 use gauntlet_harness::{exit_codes, Error, Result};
 use gauntlet_journeys::{JourneyReport, JourneyResult, RunConfig, RunReport};
 
-use super::{out_dir, target_config, with_sut, workspace, Interrupts, Source};
+use super::{out_dir, project_for, with_sut, Interrupts, Source};
 use crate::cli::{Global, JourneyArgs, JourneysArgs};
 use crate::report::table;
 
@@ -25,13 +25,7 @@ pub async fn run(global: &Global, args: JourneysArgs) -> Result<i32> {
             endpoints.push((name.to_string(), url.clone()));
         }
     }
-    let (config, workspace) = match &args.target {
-        Some(_) => (target_config(global)?, None),
-        None => {
-            let ws = workspace(global)?;
-            (ws.config.clone(), Some(ws))
-        }
-    };
+    let (config, workspace) = project_for(global, args.target.as_deref(), None)?;
     let source = Source::from_target_flags(
         &config,
         args.target.as_deref(),

@@ -10,17 +10,11 @@ use gauntlet_harness::{exit_codes, stack, Error, Result};
 use gauntlet_scenarios::slo::{all_passed, verdict_table};
 use gauntlet_scenarios::{evaluate, LoadPlan, LoadReport, Profile, SloFile};
 
-use super::{launch_options, out_dir, target_config, with_sut, workspace_for, Interrupts, Source};
+use super::{launch_options, out_dir, project_for, with_sut, Interrupts, Source};
 use crate::cli::{Global, LoadArgs};
 
 pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
-    let (config, workspace) = match &args.target {
-        Some(_) => (target_config(global)?, None),
-        None => {
-            let ws = workspace_for(global, Some(&args.run))?;
-            (ws.config.clone(), Some(ws))
-        }
-    };
+    let (config, workspace) = project_for(global, args.target.as_deref(), Some(&args.run))?;
     let profile = load_profile(&config.path_of(&config.paths.profiles), &args.profile)?;
     let slo_path = args
         .slo

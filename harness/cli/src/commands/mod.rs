@@ -112,6 +112,23 @@ fn target_config(global: &Global) -> Result<Config> {
     }
 }
 
+/// The configuration, and the workspace unless the suite runs against a
+/// `--target` (which needs no compose file: the project file alone, or
+/// defaults).
+fn project_for(
+    global: &Global,
+    target: Option<&str>,
+    run: Option<&RunArgs>,
+) -> Result<(Config, Option<Workspace>)> {
+    match target {
+        Some(_) => Ok((target_config(global)?, None)),
+        None => {
+            let ws = workspace_for(global, run)?;
+            Ok((ws.config.clone(), Some(ws)))
+        }
+    }
+}
+
 /// How the build hook runs, from `--no-build-hook` / `--system-bin`.
 fn build_hook(args: &BinaryArgs) -> BuildHook {
     match (&args.system_bin, args.no_build_hook) {

@@ -11,7 +11,7 @@ use gauntlet_harness::{exit_codes, stack, Error, Result};
 use gauntlet_props::{HttpTarget, Outcome, PropertyResult, RunOptions, RunReport};
 use gauntlet_reports::{props_junit_xml, props_summary_markdown, replay_command};
 
-use super::{launch_options, out_dir, target_config, with_sut, workspace_for, Interrupts, Source};
+use super::{launch_options, out_dir, project_for, with_sut, Interrupts, Source};
 use crate::cli::{Global, PropsArgs};
 use crate::report::table;
 
@@ -35,13 +35,7 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
         return Ok(exit_codes::OK);
     }
     // --target needs no compose file: the project file alone, or defaults.
-    let (config, workspace) = match &args.target {
-        Some(_) => (target_config(global)?, None),
-        None => {
-            let ws = workspace_for(global, Some(&args.run))?;
-            (ws.config.clone(), Some(ws))
-        }
-    };
+    let (config, workspace) = project_for(global, args.target.as_deref(), Some(&args.run))?;
     let seed = args.run.seed.unwrap_or_else(rand::random);
     let options = RunOptions {
         seed,
