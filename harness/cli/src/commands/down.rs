@@ -1,5 +1,6 @@
 //! `gauntlet down`: remove one run, or reap every run of the project.
 
+use gauntlet_harness::stack::InFlight;
 use gauntlet_harness::{docker, exit_codes, stack, Result};
 
 use super::{find_run, teardown, workspace};
@@ -30,7 +31,11 @@ pub async fn run(global: &Global, args: DownArgs) -> Result<i32> {
         Some(id) => id,
         None => find_run(&docker, &workspace, None).await?.run_id,
     };
-    if teardown(&docker, project, &run_id).await?.is_empty() {
+    // Another gauntlet may be starting this run right now.
+    if teardown(&docker, project, &run_id, InFlight::Possible)
+        .await?
+        .is_empty()
+    {
         return Err(gauntlet_harness::Error::NoRun { run: Some(run_id) });
     }
     Ok(exit_codes::OK)

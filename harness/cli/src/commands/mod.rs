@@ -27,7 +27,7 @@ use bollard::Docker;
 use gauntlet_harness::config::{Config, Origin, Overrides};
 use gauntlet_harness::images::BuildHook;
 use gauntlet_harness::launch::{self, LaunchOptions};
-use gauntlet_harness::stack::{self, RunSummary, Stack};
+use gauntlet_harness::stack::{self, InFlight, RunSummary, Stack};
 use gauntlet_harness::sut::Sut;
 use gauntlet_harness::workspace::Workspace;
 use gauntlet_harness::{docker, Error, Result};
@@ -291,7 +291,7 @@ where
             if keep && !matches!(outcome, Err(Error::Interrupted)) {
                 errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
             } else {
-                teardown(&docker, &options.project, &run_id).await?;
+                teardown(&docker, &options.project, &run_id, in_flight(&outcome)).await?;
             }
             outcome
         }
@@ -373,9 +373,24 @@ async fn interruptible<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
     }
 }
 
+/// Whether create requests of a run this process started may still be in
+/// flight: only when its work was dropped by an interrupt. Otherwise every
+/// request was answered, and the teardown needs no quiet window.
+fn in_flight<T>(outcome: &Result<T>) -> InFlight {
+    match outcome {
+        Err(Error::Interrupted) => InFlight::Possible,
+        _ => InFlight::None,
+    }
+}
+
 /// Removes one run, reporting what went.
-async fn teardown(docker: &Docker, project: &str, run_id: &str) -> Result<stack::ReapReport> {
-    let report = stack::reap(docker, project, Some(run_id)).await?;
+async fn teardown(
+    docker: &Docker,
+    project: &str,
+    run_id: &str,
+    in_flight: InFlight,
+) -> Result<stack::ReapReport> {
+    let report = stack::reap_with(docker, project, Some(run_id), in_flight).await?;
     errln!(
         "removed run {run_id}: {} containers, {} networks, {} volumes",
         report.containers.len(),

@@ -16,7 +16,7 @@ use crate::compose::ComposeFile;
 use crate::error::{Error, Result};
 
 pub use control::{ExecOutput, PublishedPort, ServiceState};
-pub use reaper::{list_runs, reap, ReapReport, RunSummary};
+pub use reaper::{list_runs, reap, reap_with, InFlight, ReapReport, RunSummary};
 pub use up::{up, UpOptions};
 
 /// Everything that identifies a run and goes into its labels.

@@ -118,6 +118,31 @@ const LIMIT: Duration = Duration::from_secs(10);
 /// second, when the volumes are there to be found; a compose file without
 /// volumes leaves that window open.)
 pub async fn reap(docker: &Docker, project: &str, run: Option<&str>) -> Result<ReapReport> {
+    reap_with(docker, project, run, InFlight::Possible).await
+}
+
+/// What the caller knows about create requests of the run still in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InFlight {
+    /// A gauntlet may have died (or been interrupted) mid-request: wait for
+    /// [`SETTLE`] of quiet before believing the run is gone.
+    Possible,
+    /// Every request the run made has been answered (the process tearing
+    /// down is the one that started it, and it finished): no quiet window.
+    None,
+}
+
+/// [`reap`], without the quiet window when nothing can be in flight.
+pub async fn reap_with(
+    docker: &Docker,
+    project: &str,
+    run: Option<&str>,
+    in_flight: InFlight,
+) -> Result<ReapReport> {
+    let settle = match in_flight {
+        InFlight::Possible => SETTLE,
+        InFlight::None => Duration::ZERO,
+    };
     let f = filters(project, run);
     let mut report = ReapReport::default();
     let began = Instant::now();
@@ -132,7 +157,7 @@ pub async fn reap(docker: &Docker, project: &str, run: Option<&str>) -> Result<R
             // Nothing at all on the first round: nothing to wait for.
             break;
         };
-        if round.found == 0 && now.duration_since(last) >= SETTLE {
+        if round.found == 0 && now.duration_since(last) >= settle {
             break;
         }
         if now.duration_since(began) >= LIMIT {
