@@ -307,20 +307,42 @@ impl Config {
             return Config::load(beside.as_deref(), overrides);
         }
         let cwd = std::env::current_dir().map_err(Error::io("reading the current directory"))?;
-        for dir in cwd.ancestors() {
+        match Config::look_upward(&cwd, overrides)? {
+            Some(config) => Ok(config),
+            None => Err(Error::Usage(format!(
+                "no {CONFIG_FILE} or {DEFAULT_COMPOSE} in {} or above; run inside a project or pass --config FILE / --compose FILE",
+                cwd.display()
+            ))),
+        }
+    }
+
+    /// Like [`Config::locate`], but where nothing is found (a deployment
+    /// tested by `--target` from any folder), the built-in defaults.
+    pub fn locate_or_defaults(explicit: Option<&Path>, overrides: Overrides) -> Result<Config> {
+        if explicit.is_some() || overrides.compose.is_some() {
+            return Config::locate(explicit, overrides);
+        }
+        let cwd = std::env::current_dir().map_err(Error::io("reading the current directory"))?;
+        match Config::look_upward(&cwd, overrides.clone())? {
+            Some(config) => Ok(config),
+            None => Config::load(None, overrides),
+        }
+    }
+
+    /// The nearest `gauntlet.toml` from `dir` up, else the nearest compose
+    /// file with defaults; `None` when there is neither.
+    fn look_upward(dir: &Path, overrides: Overrides) -> Result<Option<Config>> {
+        for dir in dir.ancestors() {
             if dir.join(CONFIG_FILE).is_file() {
-                return Config::load(Some(&dir.join(CONFIG_FILE)), overrides);
+                return Config::load(Some(&dir.join(CONFIG_FILE)), overrides).map(Some);
             }
             if dir.join(DEFAULT_COMPOSE).is_file() {
                 let mut overrides = overrides;
                 overrides.compose = Some((dir.join(DEFAULT_COMPOSE), Origin::Found));
-                return Config::load(None, overrides);
+                return Config::load(None, overrides).map(Some);
             }
         }
-        Err(Error::Usage(format!(
-            "no {CONFIG_FILE} or {DEFAULT_COMPOSE} in {} or above; run inside a project or pass --config FILE / --compose FILE",
-            cwd.display()
-        )))
+        Ok(None)
     }
 
     /// Loads `path` (or only defaults) and applies `overrides`.

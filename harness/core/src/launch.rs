@@ -237,20 +237,17 @@ async fn wait_endpoint_ready(
                 ),
             });
         }
+        // One probe per round, so a stopped container is noticed.
         let target = Target::new(&stack.endpoint_url(name).await?, false)?;
-        // One short probe per round, so a stopped container is noticed.
-        let probe = crate::config::Readiness {
-            timeout: Some(Duration::from_millis(1)),
-            ..readiness.clone()
-        };
-        match target.wait_ready(&probe, Duration::from_millis(1)).await {
+        match target.probe_ready(readiness).await {
             Ok(()) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => {
-                return Err(crate::Error::Unhealthy {
-                    service: service.into(),
-                    reason: format!("endpoint `{name}` not ready within {timeout:?}: {e}"),
-                })
-            }
+            Err(last) if Instant::now() >= deadline => return Err(crate::Error::Unhealthy {
+                service: service.into(),
+                reason: format!(
+                    "endpoint `{name}`: GET {} did not answer {} within {timeout:?}: last {last}",
+                    readiness.path, readiness.status
+                ),
+            }),
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }

@@ -104,16 +104,9 @@ impl Target {
     /// (a refused connection or another status is retried).
     pub async fn wait_ready(&self, readiness: &Readiness, timeout: Duration) -> Result<()> {
         let deadline = std::time::Instant::now() + readiness.timeout.unwrap_or(timeout);
-        let url = self.url(&readiness.path);
         loop {
-            let last = match self.http.get(&url).send().await {
-                Ok(r) if r.status().as_u16() == readiness.status => return Ok(()),
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let body = r.text().await.unwrap_or_default();
-                    format!("answered {status} ({})", snippet(&body))
-                }
-                Err(e) => error_chain(&e),
+            let Err(last) = self.probe_ready(readiness).await else {
+                return Ok(());
             };
             if std::time::Instant::now() >= deadline {
                 return Err(Error::Unhealthy {
@@ -127,6 +120,21 @@ impl Target {
                 });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// One readiness probe: `Ok` when `GET path` answers the expected
+    /// status, else what it did instead (another status and the start of
+    /// the body, or the transport error).
+    pub async fn probe_ready(&self, readiness: &Readiness) -> std::result::Result<(), String> {
+        match self.http.get(self.url(&readiness.path)).send().await {
+            Ok(r) if r.status().as_u16() == readiness.status => Ok(()),
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body = r.text().await.unwrap_or_default();
+                Err(format!("answered {status} ({})", snippet(&body)))
+            }
+            Err(e) => Err(error_chain(&e)),
         }
     }
 

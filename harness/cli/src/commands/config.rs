@@ -3,18 +3,21 @@
 //! Secrets show only whether a value is at hand, never the value.
 
 use gauntlet_harness::sut::secrets_from_env;
+use gauntlet_harness::workspace::Workspace;
 use gauntlet_harness::{exit_codes, Result};
 
-use super::{target_config, workspace};
+use super::target_config;
 use crate::cli::{ConfigArgs, Global};
 
 pub async fn run(global: &Global, args: ConfigArgs) -> Result<i32> {
-    // With a compose file, the labels it declares count too; without one
-    // (a project for --target only), the file and defaults alone.
-    let config = match workspace(global) {
-        Ok(ws) => ws.config,
-        Err(e) if compose_missing(&e) => target_config(global)?,
-        Err(e) => return Err(e),
+    // With a compose file, the labels it declares count too (and it is
+    // checked); without one (a project for --target only), the file and
+    // defaults alone.
+    let config = target_config(global)?;
+    let config = if config.compose_path().is_file() {
+        Workspace::new(config)?.config
+    } else {
+        config
     };
     let value = toml::Value::try_from(&config).expect("the configuration serialises");
     let mut lines = Vec::new();
@@ -64,14 +67,6 @@ pub async fn run(global: &Global, args: ConfigArgs) -> Result<i32> {
         }
     }
     Ok(exit_codes::OK)
-}
-
-/// No compose file (or no project at all): the project file alone, or the
-/// defaults. Any other error (a broken project file) is shown as it is.
-fn compose_missing(e: &gauntlet_harness::Error) -> bool {
-    let text = e.to_string();
-    (text.contains("compose file") && text.contains("does not exist"))
-        || text.starts_with("no gauntlet.toml")
 }
 
 fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) {

@@ -102,14 +102,7 @@ fn workspace_for(global: &Global, run: Option<&RunArgs>) -> Result<Workspace> {
 /// The configuration for a deployment gauntlet did not start: the project
 /// file if there is one, else defaults; no compose file needed.
 fn target_config(global: &Global) -> Result<Config> {
-    let overrides = overrides(global, None)?;
-    match Config::locate(global.config.as_deref(), overrides.clone()) {
-        Ok(config) => Ok(config),
-        Err(Error::Usage(message)) if message.starts_with("no gauntlet.toml") => {
-            Config::load(None, overrides)
-        }
-        Err(e) => Err(e),
-    }
+    Config::locate_or_defaults(global.config.as_deref(), overrides(global, None)?)
 }
 
 /// The configuration, and the workspace unless the suite runs against a
@@ -273,25 +266,17 @@ where
                 options.seed,
                 options.defects.join(",")
             );
-            let outcome = match interrupts {
-                Interrupts::Drop => {
-                    interruptible(async {
-                        let launched = launch::launch(&docker, workspace, &options).await?;
-                        work(launched.sut).await
-                    })
-                    .await
-                }
-                Interrupts::Handled => {
-                    match interruptible(launch::launch(&docker, workspace, &options)).await {
-                        Ok(launched) => work(launched.sut).await,
-                        Err(e) => Err(e),
-                    }
-                }
+            // Start-up is always dropped on an interrupt; the work as
+            // `interrupts` says.
+            let outcome = match interruptible(launch::launch(&docker, workspace, &options)).await {
+                Ok(launched) => run_work(interrupts, work(launched.sut)).await,
+                Err(e) => Err(e),
             };
-            if keep && !matches!(outcome, Err(Error::Interrupted)) {
+            let interrupted = matches!(outcome, Err(Error::Interrupted));
+            if keep && !interrupted {
                 errln!("keeping run {run_id}; remove it with `gauntlet down {run_id}`");
             } else {
-                teardown(&docker, &options.project, &run_id, in_flight(&outcome)).await?;
+                teardown(&docker, &options.project, &run_id, in_flight(interrupted)).await?;
             }
             outcome
         }
@@ -376,10 +361,11 @@ async fn interruptible<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
 /// Whether create requests of a run this process started may still be in
 /// flight: only when its work was dropped by an interrupt. Otherwise every
 /// request was answered, and the teardown needs no quiet window.
-fn in_flight<T>(outcome: &Result<T>) -> InFlight {
-    match outcome {
-        Err(Error::Interrupted) => InFlight::Possible,
-        _ => InFlight::None,
+fn in_flight(interrupted: bool) -> InFlight {
+    if interrupted {
+        InFlight::Possible
+    } else {
+        InFlight::None
     }
 }
 

@@ -1,10 +1,9 @@
 //! `gauntlet up`: a new run, ready and verified, left running.
 
 use gauntlet_harness::launch::{self, Launched};
-use gauntlet_harness::stack::InFlight;
 use gauntlet_harness::{docker, exit_codes, stack, Error, Result};
 
-use super::{interruptible, launch_options, teardown, workspace_for};
+use super::{in_flight, interruptible, launch_options, teardown, workspace_for};
 use crate::cli::{Global, UpArgs};
 
 pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
@@ -37,12 +36,7 @@ pub async fn run(global: &Global, args: UpArgs) -> Result<i32> {
                     "keeping run {run_id} for inspection; remove it with `gauntlet down {run_id}`"
                 );
             } else {
-                let in_flight = if interrupted {
-                    InFlight::Possible
-                } else {
-                    InFlight::None
-                };
-                teardown(&docker, &options.project, &run_id, in_flight).await?;
+                teardown(&docker, &options.project, &run_id, in_flight(interrupted)).await?;
             }
             Err(err)
         }
