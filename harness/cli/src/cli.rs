@@ -180,7 +180,7 @@ pub struct CheckArgs {
     /// Another endpoint of the deployment, as NAME=URL (repeatable; e.g.
     /// web=http://127.0.0.1:8081). Secrets come from each [secrets]
     /// variable in the environment.
-    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = crate::commands::parse_endpoint)]
+    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = parse_endpoint)]
     pub endpoint: Vec<(String, String)>,
     /// Check this run instead of the latest.
     #[arg(long, conflicts_with = "target")]
@@ -207,6 +207,17 @@ pub struct JourneyArgs {
     /// target/gauntlet/<run-id>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+/// `--endpoint NAME=URL`, parsed.
+fn parse_endpoint(text: &str) -> Result<(String, String), String> {
+    let (name, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=URL"))?;
+    if name.is_empty() || url.is_empty() {
+        return Err(format!("`{text}` is not NAME=URL"));
+    }
+    Ok((name.to_string(), url.to_string()))
 }
 
 fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
@@ -243,7 +254,7 @@ pub struct JourneysArgs {
     /// Another endpoint of the deployment, as NAME=URL (repeatable; e.g.
     /// web=http://127.0.0.1:8081). Secrets come from each [secrets]
     /// variable in the environment.
-    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = crate::commands::parse_endpoint)]
+    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = parse_endpoint)]
     pub endpoint: Vec<(String, String)>,
     /// Run against this run instead of the latest.
     #[arg(long, conflicts_with = "target")]
@@ -283,7 +294,7 @@ pub struct LoadArgs {
     /// Another endpoint of the deployment, as NAME=URL (repeatable; e.g.
     /// web=http://127.0.0.1:8081). Secrets come from each [secrets]
     /// variable in the environment.
-    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = crate::commands::parse_endpoint)]
+    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = parse_endpoint)]
     pub endpoint: Vec<(String, String)>,
     /// Load this running stack (from `gauntlet up`) instead of starting one.
     #[arg(long = "run", value_name = "RUN_ID", conflicts_with = "target")]
@@ -324,7 +335,7 @@ pub struct PropsArgs {
     /// Another endpoint of the deployment, as NAME=URL (repeatable; e.g.
     /// web=http://127.0.0.1:8081). Secrets come from each [secrets]
     /// variable in the environment.
-    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = crate::commands::parse_endpoint)]
+    #[arg(long, value_name = "NAME=URL", requires = "target", value_parser = parse_endpoint)]
     pub endpoint: Vec<(String, String)>,
     /// Use this running stack (from `gauntlet up`) instead of starting one;
     /// its admin token is read from the stack.

@@ -241,13 +241,15 @@ async fn wait_endpoint_ready(
         let target = Target::new(&stack.endpoint_url(name).await?, false)?;
         match target.probe_ready(readiness).await {
             Ok(()) => return Ok(()),
-            Err(last) if Instant::now() >= deadline => return Err(crate::Error::Unhealthy {
-                service: service.into(),
-                reason: format!(
+            Err(last) if Instant::now() >= deadline => {
+                return Err(crate::Error::Unhealthy {
+                    service: service.into(),
+                    reason: format!(
                     "endpoint `{name}`: GET {} did not answer {} within {timeout:?}: last {last}",
                     readiness.path, readiness.status
                 ),
-            }),
+                })
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }

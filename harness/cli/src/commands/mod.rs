@@ -324,17 +324,6 @@ async fn run_work<T>(interrupts: Interrupts, work: impl Future<Output = Result<T
     }
 }
 
-/// `--endpoint NAME=URL`, parsed.
-pub fn parse_endpoint(text: &str) -> std::result::Result<(String, String), String> {
-    let (name, url) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not NAME=URL"))?;
-    if name.is_empty() || url.is_empty() {
-        return Err(format!("`{text}` is not NAME=URL"));
-    }
-    Ok((name.to_string(), url.to_string()))
-}
-
 /// Where a run's reports go: `--out`, else `target/gauntlet/<run-id>/` in
 /// the project folder.
 pub fn out_dir(explicit: Option<&PathBuf>, config: &Config, run_id: &str) -> Result<PathBuf> {
