@@ -11,6 +11,7 @@
 //! - [`pm2`]: PM2 process state through its CLI
 //! - [`target`]: an HTTP endpoint, identity and readiness, loopback guard
 //! - [`invariants`]: the project's data invariants (SQL, Redis)
+//! - [`steps`]: the step format of journey, profile and experiment files
 //! - [`smoke`]: a quick end-to-end check of a running system
 //! - [`wire`]: webhook signature and HTML escaping clients must reproduce
 //! - [`launch`]: build + up + verified healthy, shared by the commands
@@ -27,6 +28,7 @@ pub mod launch;
 pub mod pm2;
 pub mod smoke;
 pub mod stack;
+pub mod steps;
 pub mod sut;
 pub mod target;
 pub mod wire;
