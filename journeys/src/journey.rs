@@ -31,8 +31,9 @@ impl Failure {
 }
 
 pub struct Journey {
-    pub name: &'static str,
+    pub name: String,
     sut: Sut,
+    seed: u64,
     http: reqwest::Client,
     rng: ChaCha8Rng,
     /// Makes every e-mail, key and external id unique to this attempt, so
@@ -43,7 +44,8 @@ pub struct Journey {
 }
 
 impl Journey {
-    pub fn new(name: &'static str, sut: Sut, seed: u64, nonce: String) -> Journey {
+    pub fn new(name: impl Into<String>, sut: Sut, seed: u64, nonce: String) -> Journey {
+        let name = name.into();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .redirect(reqwest::redirect::Policy::none())
@@ -54,6 +56,7 @@ impl Journey {
         Journey {
             name,
             sut,
+            seed,
             http,
             rng: ChaCha8Rng::seed_from_u64(stream),
             nonce,
@@ -109,6 +112,16 @@ impl Journey {
 
     pub fn unique(&self) -> &str {
         &self.nonce
+    }
+
+    /// The run's seed (each journey draws from its own stream of it).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The journey's HTTP client (no redirects followed, 20 s timeout).
+    pub fn http_client(&self) -> reqwest::Client {
+        self.http.clone()
     }
 
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
@@ -231,6 +244,11 @@ impl Journey {
             }
         }
         Ok(out)
+    }
+
+    /// Records a request (or probe) in the current step.
+    pub fn record_exchange(&mut self, exchange: Exchange) {
+        self.record(exchange);
     }
 
     fn record(&mut self, exchange: Exchange) {

@@ -2,7 +2,14 @@
 //! storefront, or a notification pipeline) goes through, run against the
 //! system's public interfaces only, so they work on any deployment.
 //!
-//! A journey is one file in `src/journeys/` (found by `build.rs`):
+//! A project's journeys are files: one TOML file each in its journeys
+//! folder, in the step format of `docs/steps.md` ([`declared`]). The
+//! [`Catalog`] holds them, with the Rust journeys compiled into gauntlet
+//! when the project asks for them (`[journeys] builtin = true`: they were
+//! written for the reference system). A team's own Rust journeys run from
+//! its own crate the same way (`tests/as_library.rs` shows how).
+//!
+//! A compiled journey is one file in `src/journeys/` (found by `build.rs`):
 //!
 //! ```ignore
 //! pub const NAME: &str = "shopper";
@@ -20,6 +27,8 @@
 //! user would see ("the same Idempotency-Key created a second order").
 
 pub mod actions;
+mod catalog;
+pub mod declared;
 mod journey;
 mod report;
 mod request;
@@ -32,7 +41,9 @@ pub mod registry {
 pub use journey::{Failure, Journey, Outcome};
 pub use report::{Exchange, JourneyReport, JourneyResult, RunReport, StepReport, StepResult};
 pub use request::{Req, Resp, Service};
-pub use runner::{run, select, RunConfig};
+pub use catalog::{Catalog, JourneyDef};
+pub use declared::{DeclaredJourney, FileError};
+pub use runner::{run, RunConfig};
 
 /// A journey as the registry lists it.
 pub struct Definition {

@@ -5,10 +5,9 @@ use std::time::{Duration, Instant};
 
 use gauntlet_harness::sut::Sut;
 
+use crate::catalog::JourneyDef;
 use crate::journey::{Failure, Journey};
-use crate::registry::ALL;
 use crate::report::{JourneyReport, JourneyResult, RunReport};
-use crate::Definition;
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -21,29 +20,10 @@ pub struct RunConfig {
     pub retries: u32,
 }
 
-/// The journeys named in `only` (all when empty), or the unknown names.
-pub fn select(only: &[String]) -> Result<Vec<&'static Definition>, Vec<String>> {
-    if only.is_empty() {
-        return Ok(ALL.iter().collect());
-    }
-    let unknown: Vec<String> = only
-        .iter()
-        .filter(|n| !ALL.iter().any(|d| d.name == n.as_str()))
-        .cloned()
-        .collect();
-    if !unknown.is_empty() {
-        return Err(unknown);
-    }
-    Ok(ALL
-        .iter()
-        .filter(|d| only.iter().any(|n| n == d.name))
-        .collect())
-}
-
 /// Runs `journeys` at the same time; `on_done` is called as each finishes
 /// (for live progress).
 pub async fn run(
-    journeys: &[&'static Definition],
+    journeys: &[JourneyDef],
     config: &RunConfig,
     on_done: &(dyn Fn(&JourneyReport) + Sync),
 ) -> RunReport {
@@ -78,7 +58,7 @@ pub async fn run(
 }
 
 async fn run_one(
-    def: &'static Definition,
+    def: &JourneyDef,
     config: &RunConfig,
     deadline: tokio::time::Instant,
 ) -> JourneyReport {
@@ -88,8 +68,8 @@ async fn run_one(
     loop {
         attempt += 1;
         let nonce = format!("{}{attempt}", config.run_id);
-        let mut journey = Journey::new(def.name, config.sut.clone(), config.seed, nonce);
-        let outcome = match tokio::time::timeout_at(deadline, (def.run)(&mut journey)).await {
+        let mut journey = Journey::new(def.name(), config.sut.clone(), config.seed, nonce);
+        let outcome = match tokio::time::timeout_at(deadline, def.run(&mut journey)).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 let steps = journey.into_steps(&Err(Failure::new(
@@ -140,7 +120,7 @@ async fn run_one(
 }
 
 fn report(
-    def: &Definition,
+    def: &JourneyDef,
     result: JourneyResult,
     attempts: u32,
     started: Instant,
@@ -148,8 +128,8 @@ fn report(
     first_failure: Option<String>,
 ) -> JourneyReport {
     JourneyReport {
-        name: def.name.to_string(),
-        about: def.about.to_string(),
+        name: def.name().to_string(),
+        about: def.about().to_string(),
         result,
         attempts,
         millis: started.elapsed().as_millis() as u64,

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-pub use file::parse_file;
+pub use file::{parse_file, position};
 pub use origin::{Origin, Origins};
 pub use validate::against_compose;
 
@@ -61,6 +61,7 @@ pub struct Config {
     pub invariants: Vec<Invariant>,
     pub checks: Vec<HttpCheck>,
     pub paths: Paths,
+    pub journeys: JourneysSection,
     pub drill: Option<Drill>,
     #[serde(skip)]
     pub origins: Origins,
@@ -200,6 +201,14 @@ pub struct HttpCheck {
     pub json: BTreeMap<String, String>,
     /// Header -> expected value (empty: the header must be present).
     pub headers: BTreeMap<String, String>,
+}
+
+/// `[journeys]`: which journeys run besides the files in `paths.journeys`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JourneysSection {
+    /// The journeys compiled into gauntlet (written for the reference
+    /// system under `system/`); off unless a project asks for them.
+    pub builtin: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use gauntlet_harness::{stack, Result};
 
-use super::journeys::{check_names, run_and_report, verdict};
+use super::journeys::{run_and_report, select, verdict};
 use super::{launch_options, out_dir, with_sut, workspace_for, Interrupts, Source};
 use crate::cli::{GateArgs, Global};
 
 pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
-    check_names(&args.journeys.only)?;
     let workspace = workspace_for(global, Some(&args.run))?;
+    select(&workspace.config, &args.journeys.only)?;
     let run_id = stack::new_run_id();
     let options = launch_options(&workspace, &args.run, run_id.clone())?;
     let seed = options.seed;

@@ -4,20 +4,22 @@
 
 use gauntlet_harness::sut::Sut;
 use gauntlet_harness::{exit_codes, Error, Result};
-use gauntlet_journeys::{JourneyReport, JourneyResult, RunConfig, RunReport};
+use gauntlet_harness::config::Config;
+use gauntlet_journeys::{Catalog, JourneyDef, JourneyReport, JourneyResult, RunConfig, RunReport};
 
 use super::{out_dir, project_for, with_sut, Interrupts, Source};
 use crate::cli::{Global, JourneyArgs, JourneysArgs};
 use crate::report::table;
 
 pub async fn run(global: &Global, args: JourneysArgs) -> Result<i32> {
+    let (config, workspace) = project_for(global, args.target.as_deref(), None)?;
     if args.list {
-        for d in gauntlet_journeys::registry::ALL {
-            outln!("{:<14} {}", d.name, d.about);
+        for j in catalog(&config)?.journeys {
+            outln!("{:<18} {:<60} {}", j.name(), j.about(), j.source());
         }
         return Ok(exit_codes::OK);
     }
-    check_names(&args.journeys.only)?;
+    select(&config, &args.journeys.only)?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let mut endpoints = args.endpoint.clone();
     for (name, url) in [("web", &args.web), ("sink", &args.sink)] {
@@ -25,7 +27,6 @@ pub async fn run(global: &Global, args: JourneysArgs) -> Result<i32> {
             endpoints.push((name.to_string(), url.clone()));
         }
     }
-    let (config, workspace) = project_for(global, args.target.as_deref(), None)?;
     let source = Source::from_target_flags(
         &config,
         args.target.as_deref(),
@@ -52,21 +53,32 @@ pub async fn run(global: &Global, args: JourneysArgs) -> Result<i32> {
     Ok(verdict(&report, &args.journeys))
 }
 
-/// Unknown journey names are a usage error, named in one line.
-pub fn check_names(only: &[String]) -> Result<()> {
-    gauntlet_journeys::select(only)
-        .map(|_| ())
-        .map_err(|unknown| {
-            let known: Vec<&str> = gauntlet_journeys::registry::ALL
-                .iter()
-                .map(|d| d.name)
-                .collect();
-            Error::Usage(format!(
-                "unknown journey {} (known: {})",
-                unknown.join(", "),
-                known.join(", ")
-            ))
-        })
+/// The project's journeys; a broken journey file is a usage error
+/// (exit 2) that names `FILE:LINE:COL`.
+pub fn catalog(config: &Config) -> Result<Catalog> {
+    Catalog::load(config).map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// The journeys `only` names (all when empty); unknown names are a usage
+/// error, named in one line with the known ones.
+pub fn select(config: &Config, only: &[String]) -> Result<Vec<JourneyDef>> {
+    let catalog = catalog(config)?;
+    let selected = catalog.select(only).map_err(|unknown| {
+        Error::Usage(format!(
+            "unknown journey {} (known: {})",
+            unknown.join(", "),
+            catalog.names().join(", ")
+        ))
+    })?;
+    if selected.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} has no journeys: add journey files to {} (docs/steps.md), or \
+             `[journeys] builtin = true` for gauntlet's reference system",
+            config.describe_source(),
+            config.path_of(&config.paths.journeys).display()
+        )));
+    }
+    Ok(selected)
 }
 
 /// Runs the selected journeys with live progress, prints the table, writes
@@ -77,8 +89,7 @@ pub async fn run_and_report(
     out: &std::path::Path,
 ) -> Result<RunReport> {
     let seed = sut.seed;
-    let selected = gauntlet_journeys::select(&args.only)
-        .map_err(|u| Error::Usage(format!("unknown journey {}", u.join(", "))))?;
+    let selected = select(&sut.config, &args.only)?;
     errln!(
         "journeys: {} against {} (seed {seed}, budget {:?})",
         selected.len(),

@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::{
     origin::{Origin, Origins},
     Config, DataKind, DataService, Defects, Drill, Endpoint, HttpCheck, Identity, Invariant,
-    Overrides, Paths, Pm2, Readiness, SecretSpec, StackSection, SystemSection, DEFAULT_COMPOSE,
+    JourneysSection, Overrides, Paths, Pm2, Readiness, SecretSpec, StackSection, SystemSection, DEFAULT_COMPOSE,
     DEFAULT_PROJECT, DEFAULT_SERVICE_TIMEOUT,
 };
 use crate::error::{Error, Result};
@@ -40,7 +40,14 @@ pub struct FileConfig {
     #[serde(default)]
     checks: Vec<RawCheck>,
     paths: Option<RawPaths>,
+    journeys: Option<RawJourneys>,
     drill: Option<RawDrill>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJourneys {
+    builtin: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -463,6 +470,13 @@ pub(super) fn resolve(
         invariants,
         checks,
         paths,
+        journeys: JourneysSection {
+            builtin: file
+                .journeys
+                .as_ref()
+                .and_then(|j| j.builtin)
+                .unwrap_or(false),
+        },
         drill,
         origins,
         positions,
