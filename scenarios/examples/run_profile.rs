@@ -46,22 +46,6 @@ async fn main() {
     let (Some(profile), Some(url)) = (profile, url) else {
         usage()
     };
-    let profile = if profile.ends_with(".toml") {
-        Profile::load(Path::new(&profile))
-    } else {
-        Profile::load_named(&shipped_dir().join("profiles"), &profile)
-    }
-    .unwrap_or_else(|e| {
-        eprintln!("{e}");
-        std::process::exit(2)
-    });
-    let slo_file = SloFile::load(&slo.unwrap_or_else(|| shipped_dir().join("slo.toml")))
-        .unwrap_or_else(|e| {
-            eprintln!("{e}");
-            std::process::exit(2)
-        });
-    let slos = slo_file.for_profile(&profile.name);
-    let out = out.unwrap_or_else(|| PathBuf::from("target/load").join(&profile.name));
     // The reference system's project file says what the api is and how
     // its identity is proven.
     let config = Config::load(
@@ -72,6 +56,22 @@ async fn main() {
         eprintln!("{e}");
         std::process::exit(2)
     });
+    let profile = if profile.ends_with(".toml") {
+        Profile::load_with_config(Path::new(&profile), &config)
+    } else {
+        Profile::load_named_with_config(&shipped_dir().join("profiles"), &profile, &config)
+    }
+    .unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
+    let slos = SloFile::load(&slo.unwrap_or_else(|| shipped_dir().join("slo.toml")))
+        .and_then(|file| file.for_run(&profile))
+        .unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2)
+        });
+    let out = out.unwrap_or_else(|| PathBuf::from("target/load").join(&profile.name));
     let mut secrets = Secrets::default();
     if let Some(s) = secret {
         secrets.insert("webhook_secret", s);

@@ -5,7 +5,8 @@
 //! - [`slo`]: the SLO file (`scenarios/slo.toml`) and verdicts per run and
 //!   per phase
 //! - [`transactions`]: the goose transactions (browse, cart, checkout,
-//!   signed webhooks, orders), each user with its own account
+//!   signed webhooks, orders), each user with its own account, and the
+//!   profile's own request templates (`[transactions.NAME]`)
 //! - [`schedule`]: the open-model (constant arrival rate) schedule
 //! - [`run`]: one attack against a target, reports into a folder
 //! - [`report`]: what a run measured (`load.json`)
@@ -23,7 +24,9 @@ pub use bench::{
     latency_accuracy, loadgen_max_rate, stall_visibility, wrk_max_rate, AccuracyResult, BenchError,
     RateResult, StallResult,
 };
-pub use profile::{Mode, Phase, Profile, ProfileError, ThinkTime, TransactionKind};
+pub use profile::{
+    MixEntry, Mode, Phase, Profile, ProfileError, TemplateTransaction, ThinkTime, TransactionKind,
+};
 pub use report::{Breakdown, LatencyMs, LoadReport, OpenModelStats, Summary};
 pub use run::{load_endpoint, run, LoadError, LoadPlan};
 pub use schedule::OpenSchedule;

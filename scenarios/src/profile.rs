@@ -6,6 +6,13 @@
 //! to take the load (`[system]`). Parsing is strict: unknown keys, zero or
 //! negative users, unknown transactions, zero durations and bad modes are
 //! errors that name `FILE:LINE:COL`.
+//!
+//! The mix names built-in transactions ([`TransactionKind`], written for
+//! gauntlet's reference system) or the profile's own
+//! `[transactions.NAME]`: each one request template in the step format of
+//! `docs/steps.md` ([`TemplateTransaction`]), so a profile can load any
+//! HTTP API. Those are checked against the project's configuration
+//! (endpoints, secrets): [`Profile::load_with_config`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,7 +20,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use gauntlet_harness::config::Config;
+use gauntlet_harness::steps::{Context, Expect, RawStep, RequestTemplate};
+use serde::{Deserialize, Serialize, Serializer};
 use toml::Spanned;
 
 /// Longest run a profile may ask for (every attack is bounded in time).
@@ -87,20 +96,88 @@ impl TransactionKind {
         TransactionKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// The message for a transaction name that is not one of ours.
-    pub(crate) fn unknown_message(name: &str) -> String {
+    /// The message for a transaction name that is neither built in nor
+    /// one of `declared` (a profile's `[transactions.NAME]`).
+    pub(crate) fn unknown_message(name: &str, declared: &[&str]) -> String {
         let known: Vec<&str> = TransactionKind::ALL.iter().map(|k| k.name()).collect();
+        let own = if declared.is_empty() {
+            format!(
+                " (built in); or declare [transactions.{name}] in the profile (a request template)"
+            )
+        } else {
+            format!(" (built in); this profile's own: {}", declared.join(", "))
+        };
         if name == "feed_read" {
             format!(
                 "transaction `feed_read` is not available yet: it arrives with the feed \
-                 endpoint (GET /api/v1/feed); known: {}",
+                 endpoint (GET /api/v1/feed); known: {}{own}",
                 known.join(", ")
             )
         } else {
-            format!("unknown transaction `{name}`; known: {}", known.join(", "))
+            format!(
+                "unknown transaction `{name}`; known: {}{own}",
+                known.join(", ")
+            )
         }
     }
 }
+
+/// One entry of a profile's mix: a built-in transaction or one of the
+/// profile's `[transactions.NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MixEntry {
+    Builtin(TransactionKind),
+    /// The name of a [`TemplateTransaction`] of the profile.
+    Template(String),
+}
+
+impl MixEntry {
+    /// The transaction's name (in `load.json`, SLOs and goose's reports).
+    pub fn name(&self) -> &str {
+        match self {
+            MixEntry::Builtin(k) => k.name(),
+            MixEntry::Template(n) => n,
+        }
+    }
+}
+
+impl fmt::Display for MixEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for MixEntry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl From<TransactionKind> for MixEntry {
+    fn from(k: TransactionKind) -> MixEntry {
+        MixEntry::Builtin(k)
+    }
+}
+
+/// A profile's own transaction (`[transactions.NAME]`): one request
+/// template in the step format (`docs/steps.md`), and what its answer must
+/// be. A response `expect` accepts is a success; any other is an error
+/// (without `expect`: a 5xx or no answer is an error).
+#[derive(Debug, Clone)]
+pub struct TemplateTransaction {
+    pub name: String,
+    pub request: RequestTemplate,
+    pub expect: Expect,
+    /// `FILE:LINE:COL` of its table.
+    pub place: String,
+}
+
+/// Names the built-in transactions record their per-user setup and helper
+/// requests under: a template may not take them while built-ins run.
+pub const BUILTIN_RECORD_NAMES: [&str; 4] = ["register", "login", "catalog", "cart_clear"];
+
+/// Names no transaction may take: `all` is the report's total row.
+pub const RESERVED_TRANSACTION_NAMES: [&str; 1] = ["all"];
 
 impl fmt::Display for TransactionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,7 +228,7 @@ pub struct ThinkTime {
 }
 
 /// A parsed, validated profile.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Profile {
     pub name: String,
     pub description: Option<String>,
@@ -160,8 +237,13 @@ pub struct Profile {
     /// user pool that carries the schedule.
     pub users: u32,
     pub phases: Vec<Phase>,
-    /// Transactions with a weight above 0, in [`TransactionKind::ALL`] order.
-    pub mix: Vec<(TransactionKind, u32)>,
+    /// Transactions with a weight above 0: the built-in ones in
+    /// [`TransactionKind::ALL`] order, then the profile's own by name.
+    pub mix: Vec<(MixEntry, u32)>,
+    /// The profile's own transactions (`[transactions.NAME]`), by name;
+    /// each is in the mix (possibly with weight 0).
+    #[serde(skip)]
+    pub templates: BTreeMap<String, TemplateTransaction>,
     pub think_time: Option<ThinkTime>,
     pub request_timeout: Duration,
     /// Compose variables the stack needs for this load (`[system]`), e.g.
@@ -173,8 +255,29 @@ pub struct Profile {
 
 impl Profile {
     /// Reads and validates a profile file. The profile's name defaults to
-    /// the file stem.
+    /// the file stem. A profile with its own `[transactions.NAME]` needs
+    /// the project's configuration: [`Profile::load_with_config`].
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        Profile::load_inner(path, None)
+    }
+
+    /// Reads and validates a profile file of a project: its own
+    /// transactions' endpoints and `{{secret.NAME}}`s are checked against
+    /// `config`.
+    pub fn load_with_config(path: &Path, config: &Config) -> Result<Profile, ProfileError> {
+        Profile::load_inner(path, Some(config))
+    }
+
+    /// `dir/<name>.toml`, checked against `config`.
+    pub fn load_named_with_config(
+        dir: &Path,
+        name: &str,
+        config: &Config,
+    ) -> Result<Profile, ProfileError> {
+        Profile::load_with_config(&dir.join(format!("{name}.toml")), config)
+    }
+
+    fn load_inner(path: &Path, config: Option<&Config>) -> Result<Profile, ProfileError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
             file: file.clone(),
@@ -186,7 +289,7 @@ impl Profile {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "profile".to_string());
-        let mut profile = Profile::parse(&text, &file, &stem)?;
+        let mut profile = Profile::parse_inner(&text, &file, &stem, config)?;
         profile.source = Some(path.to_path_buf());
         Ok(profile)
     }
@@ -198,10 +301,31 @@ impl Profile {
 
     /// Parses profile text. `file` is only used in error messages;
     /// `default_name` is the name when the text has no `name` key.
+    /// Template transactions (`[transactions.NAME]`) are an error here:
+    /// they need [`Profile::parse_with_config`].
     pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Profile, ProfileError> {
+        Profile::parse_inner(text, file, default_name, None)
+    }
+
+    /// Parses profile text of a project (see [`Profile::load_with_config`]).
+    pub fn parse_with_config(
+        text: &str,
+        file: &str,
+        default_name: &str,
+        config: &Config,
+    ) -> Result<Profile, ProfileError> {
+        Profile::parse_inner(text, file, default_name, Some(config))
+    }
+
+    fn parse_inner(
+        text: &str,
+        file: &str,
+        default_name: &str,
+        config: Option<&Config>,
+    ) -> Result<Profile, ProfileError> {
         let src = Source { file, text };
         let raw: RawProfile = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
-        validate(raw, &src, default_name)
+        validate(raw, &src, default_name, config)
     }
 
     /// Sum of the phase durations.
@@ -213,9 +337,27 @@ impl Profile {
     pub fn weight(&self, kind: TransactionKind) -> u32 {
         self.mix
             .iter()
-            .find(|(k, _)| *k == kind)
+            .find(|(k, _)| *k == MixEntry::Builtin(kind))
             .map(|(_, w)| *w)
             .unwrap_or(0)
+    }
+
+    /// Whether the mix runs any built-in transaction (they need the
+    /// reference system's per-user setup: an account, the catalog).
+    pub fn has_builtins(&self) -> bool {
+        self.mix
+            .iter()
+            .any(|(e, _)| matches!(e, MixEntry::Builtin(_)))
+    }
+
+    /// Every transaction name the profile may record: the built-in ones
+    /// and its own.
+    pub fn transaction_names(&self) -> Vec<String> {
+        TransactionKind::ALL
+            .iter()
+            .map(|k| k.name().to_string())
+            .chain(self.templates.keys().cloned())
+            .collect()
     }
 }
 
@@ -234,6 +376,9 @@ struct RawProfile {
     #[serde(default, rename = "phase")]
     phases: Vec<Spanned<RawPhase>>,
     system: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// The profile's own transactions: request templates.
+    #[serde(default)]
+    transactions: BTreeMap<Spanned<String>, Spanned<RawStep>>,
 }
 
 #[derive(Deserialize)]
@@ -351,7 +496,7 @@ fn rate_value(src: &Source, value: &Spanned<f64>) -> Result<f64, ProfileError> {
     Ok(r)
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -368,7 +513,12 @@ fn valid_variable(name: &str) -> bool {
 /// Names reserved for report rows that are not phases of the profile.
 pub const RESERVED_PHASE_NAMES: [&str; 1] = ["setup"];
 
-fn validate(raw: RawProfile, src: &Source, default_name: &str) -> Result<Profile, ProfileError> {
+fn validate(
+    raw: RawProfile,
+    src: &Source,
+    default_name: &str,
+    config: Option<&Config>,
+) -> Result<Profile, ProfileError> {
     let name = match &raw.name {
         Some(n) => {
             if !valid_name(n.get_ref()) {
@@ -406,35 +556,89 @@ fn validate(raw: RawProfile, src: &Source, default_name: &str) -> Result<Profile
              e.g. browse_list = 50",
         ));
     };
-    let mut weights: BTreeMap<TransactionKind, u32> = BTreeMap::new();
+    let declared: Vec<&str> = raw
+        .transactions
+        .keys()
+        .map(|k| k.get_ref().as_str())
+        .collect();
+    for key in raw.transactions.keys() {
+        let name = key.get_ref();
+        if TransactionKind::from_name(name).is_some() {
+            return Err(src.at(
+                key.span(),
+                format!("`{name}` is a built-in transaction; give the profile's own transaction another name"),
+            ));
+        }
+        if !valid_name(name) || RESERVED_TRANSACTION_NAMES.contains(&name.as_str()) {
+            return Err(src.at(
+                key.span(),
+                format!(
+                    "transaction name `{name}` must be 1-64 characters of a-z, 0-9, `_` and `-`, and not {}",
+                    RESERVED_TRANSACTION_NAMES.join(", ")
+                ),
+            ));
+        }
+        if !mix_raw.get_ref().keys().any(|k| k.get_ref() == name) {
+            return Err(src.at(
+                key.span(),
+                format!("transaction `{name}` is declared but not in [mix]; give it a weight there (0 keeps it off)"),
+            ));
+        }
+    }
+    let mut weights: BTreeMap<MixEntry, u32> = BTreeMap::new();
     for (key, weight) in mix_raw.get_ref() {
-        let Some(kind) = TransactionKind::from_name(key.get_ref()) else {
-            return Err(src.at(key.span(), TransactionKind::unknown_message(key.get_ref())));
+        let entry = match TransactionKind::from_name(key.get_ref()) {
+            Some(kind) => MixEntry::Builtin(kind),
+            None if declared.contains(&key.get_ref().as_str()) => {
+                MixEntry::Template(key.get_ref().clone())
+            }
+            None => {
+                return Err(src.at(
+                    key.span(),
+                    TransactionKind::unknown_message(key.get_ref(), &declared),
+                ))
+            }
         };
         let w = *weight.get_ref();
         if w < 0 {
             return Err(src.at(
                 weight.span(),
-                format!("weight of {} must be 0 or more, not {w}", kind.name()),
+                format!("weight of {entry} must be 0 or more, not {w}"),
             ));
         }
         if w > 1_000_000 {
             return Err(src.at(
                 weight.span(),
-                format!("weight of {} is too large ({w})", kind.name()),
+                format!("weight of {entry} is too large ({w})"),
             ));
         }
-        weights.insert(kind, w as u32);
+        weights.insert(entry, w as u32);
     }
-    let mix: Vec<(TransactionKind, u32)> = TransactionKind::ALL
-        .into_iter()
-        .filter_map(|k| weights.get(&k).filter(|w| **w > 0).map(|w| (k, *w)))
-        .collect();
+    // Built-in first (in `ALL` order: the enum's order), then the profile's
+    // own by name: the map's order.
+    let mix: Vec<(MixEntry, u32)> = weights.into_iter().filter(|(_, w)| *w > 0).collect();
     if mix.is_empty() {
         return Err(src.at(
             mix_raw.span(),
             "the mix has no transaction with a weight above 0",
         ));
+    }
+    let runs_builtins = mix.iter().any(|(e, _)| matches!(e, MixEntry::Builtin(_)));
+    if runs_builtins {
+        for key in raw.transactions.keys() {
+            let name = key.get_ref().as_str();
+            let weighted = mix.iter().any(|(e, _)| e.name() == name);
+            if weighted && BUILTIN_RECORD_NAMES.contains(&name) {
+                return Err(src.at(
+                    key.span(),
+                    format!(
+                        "the built-in transactions of this mix record their setup requests as {}: \
+                         name `{name}` differently",
+                        BUILTIN_RECORD_NAMES.join(", ")
+                    ),
+                ));
+            }
+        }
     }
 
     // Think time.
@@ -668,6 +872,8 @@ fn validate(raw: RawProfile, src: &Source, default_name: &str) -> Result<Profile
         }
     }
 
+    let templates = template_transactions(&raw.transactions, src, config, request_timeout)?;
+
     Ok(Profile {
         name,
         description: raw.description,
@@ -675,6 +881,7 @@ fn validate(raw: RawProfile, src: &Source, default_name: &str) -> Result<Profile
         users,
         phases,
         mix,
+        templates,
         think_time,
         request_timeout,
         system,
@@ -682,8 +889,104 @@ fn validate(raw: RawProfile, src: &Source, default_name: &str) -> Result<Profile
     })
 }
 
+/// The keys of a step a load transaction may not have: it is one request,
+/// sent again and again, with nothing carried from one to the next.
+fn journey_only_key(raw: &RawStep) -> Option<(&'static str, Option<usize>)> {
+    let first_capture = raw.capture.values().next().map(|v| v.span().start);
+    [
+        (raw.name.is_some(), "name", None),
+        (!raw.capture.is_empty(), "capture", first_capture),
+        (
+            raw.eventually.is_some(),
+            "eventually",
+            raw.eventually.as_ref().map(|v| v.span().start),
+        ),
+        (
+            raw.concurrent.is_some(),
+            "concurrent",
+            raw.concurrent.as_ref().map(|v| v.span().start),
+        ),
+        (
+            raw.count.is_some(),
+            "count",
+            raw.count.as_ref().map(|v| v.span().start),
+        ),
+        (
+            raw.probe.is_some(),
+            "probe",
+            raw.probe.as_ref().map(|v| v.span().start),
+        ),
+        (
+            raw.sleep.is_some(),
+            "sleep",
+            raw.sleep.as_ref().map(|v| v.span().start),
+        ),
+    ]
+    .into_iter()
+    .find(|(present, _, _)| *present)
+    .map(|(_, key, at)| (key, at))
+}
+
+/// Compiles `[transactions.NAME]` with the step format's checks (request
+/// keys and `expect`), against the project's endpoints and secrets.
+fn template_transactions(
+    raw: &BTreeMap<Spanned<String>, Spanned<RawStep>>,
+    src: &Source,
+    config: Option<&Config>,
+    request_timeout: Duration,
+) -> Result<BTreeMap<String, TemplateTransaction>, ProfileError> {
+    let mut out = BTreeMap::new();
+    let Some((first, _)) = raw.iter().next() else {
+        return Ok(out);
+    };
+    let Some(config) = config else {
+        return Err(src.at(
+            first.span(),
+            "a profile's own transactions are checked against the project's endpoints and secrets: \
+             load the profile with its project's configuration (Profile::load_with_config)",
+        ));
+    };
+    let ctx = Context::new(src.text, config);
+    let problem = |p: gauntlet_harness::steps::Problem| src.at(p.offset..p.offset, p.message);
+    for (key, step) in raw {
+        let name = key.get_ref();
+        let at = key.span().start;
+        let step = step.get_ref();
+        if let Some((k, place)) = journey_only_key(step) {
+            let place = place.unwrap_or(at);
+            let message = if k == "name" {
+                format!("transaction `{name}`: `name` is not a key here; the table's name (`{name}`) is the transaction's")
+            } else {
+                format!(
+                    "transaction `{name}`: `{k}` is for journey steps; a load transaction is one request and its `expect`"
+                )
+            };
+            return Err(src.at(place..place, message));
+        }
+        let mut request = ctx.request(step, at).map_err(problem)?;
+        if step.timeout.is_none() {
+            request.timeout = request_timeout;
+        }
+        let expect = match &step.expect {
+            Some(e) => ctx.expect(e, false).map_err(problem)?,
+            None => Expect::default(),
+        };
+        let (line, column) = line_col(src.text, at);
+        out.insert(
+            name.clone(),
+            TemplateTransaction {
+                name: name.clone(),
+                request,
+                expect,
+                place: format!("{}:{line}:{column}", src.file),
+            },
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const MIX: &str = "[mix]\nbrowse_list = 5\ncheckout = 1\n";
@@ -843,11 +1146,12 @@ mod tests {
         assert_eq!(
             p.mix,
             vec![
-                (TransactionKind::BrowseList, 40),
-                (TransactionKind::BrowseDetail, 30),
-                (TransactionKind::Webhook, 5)
+                (TransactionKind::BrowseList.into(), 40),
+                (TransactionKind::BrowseDetail.into(), 30),
+                (TransactionKind::Webhook.into(), 5)
             ]
         );
+        assert!(p.has_builtins() && p.templates.is_empty());
         assert_eq!(
             p.think_time,
             Some(ThinkTime {
@@ -935,5 +1239,177 @@ mod tests {
         let soak = Profile::load_named(&dir, "soak").unwrap();
         assert!(soak.total_duration() >= Duration::from_secs(30 * 60));
         assert!(soak.users <= 50);
+    }
+
+    /// A project with endpoints `api` and `ingest` and a secret `token`.
+    pub(crate) fn project() -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gauntlet.toml");
+        std::fs::write(
+            &path,
+            "[endpoints.api]\nservice = \"app\"\nport = 8080\n\
+             [endpoints.ingest]\nservice = \"ingest\"\nport = 9000\n\
+             [secrets.token]\nvariable = \"GT_TEST_TOKEN\"\n",
+        )
+        .unwrap();
+        Config::load(Some(&path), Default::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const TEMPLATES: &str = r#"users = 5
+duration = "10s"
+
+[mix]
+publish = 8
+stats = 2
+spare = 0
+
+[transactions.publish]
+method = "POST"
+endpoint = "ingest"
+path = "/events"
+headers = { x-token = "{{secret.token}}" }
+json = { id = "{{unique}}", user = "{{index}}", by = "{{fake.name}}" }
+expect = { status = 202, json = { "/accepted" = true } }
+
+[transactions.stats]
+path = "/stats?seed={{seed}}"
+timeout = "2s"
+
+[transactions.spare]
+path = "/spare"
+"#;
+
+    fn parse_in(text: &str) -> Result<Profile, ProfileError> {
+        Profile::parse_with_config(text, "p.toml", "p", &project())
+    }
+
+    #[test]
+    fn template_transactions_parse() {
+        let p = parse_in(TEMPLATES).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            p.mix,
+            vec![
+                (MixEntry::Template("publish".into()), 8),
+                (MixEntry::Template("stats".into()), 2)
+            ]
+        );
+        assert!(!p.has_builtins());
+        assert_eq!(
+            p.templates.keys().collect::<Vec<_>>(),
+            ["publish", "spare", "stats"],
+            "weight 0 keeps a transaction declared but off"
+        );
+        let publish = &p.templates["publish"];
+        assert_eq!(publish.request.endpoint.as_deref(), Some("ingest"));
+        assert_eq!(publish.request.method, reqwest::Method::POST);
+        assert_eq!(publish.place, "p.toml:9:15");
+        assert!(publish.expect.status.is_some());
+        assert_eq!(publish.expect.json.len(), 1);
+        let stats = &p.templates["stats"];
+        assert_eq!(
+            stats.request.endpoint, None,
+            "the project's primary endpoint"
+        );
+        assert_eq!(stats.request.timeout, Duration::from_secs(2));
+        assert_eq!(
+            p.templates["spare"].request.timeout, DEFAULT_REQUEST_TIMEOUT,
+            "the profile's request_timeout"
+        );
+        assert!(p.transaction_names().contains(&"stats".to_string()));
+        // A mix of both kinds: built-in first.
+        let both = parse_in(&TEMPLATES.replace("spare = 0", "spare = 0\ncheckout = 1")).unwrap();
+        assert_eq!(both.mix[0], (TransactionKind::Checkout.into(), 1));
+        assert!(both.has_builtins());
+    }
+
+    #[test]
+    fn template_errors_name_file_line_and_column() {
+        let cases: Vec<(String, &str)> = vec![
+            (
+                TEMPLATES.replace("/stats?seed={{seed}}", "/stats?n={{fake.int}}&u={{user}}"),
+                "p.toml:18:33: unknown variable `user`",
+            ),
+            (
+                TEMPLATES.replace("by = \"{{fake.name}}\"", "by = \"{{fake.colour}}\""),
+                "p.toml:14:55: unknown fake data `fake.colour`",
+            ),
+            (
+                TEMPLATES.replace("{{secret.token}}", "{{secret.tokn}}"),
+                "p.toml:13:24: unknown secret `tokn`; [secrets] of gauntlet.toml declares: token",
+            ),
+            (
+                TEMPLATES.replace("stats = 2", "stats = 2\nstatz = 1"),
+                "p.toml:7:1: unknown transaction `statz`; known: browse_list, browse_detail, cart_add, \
+                 checkout, webhook, orders_list (built in); this profile's own: publish, spare, stats",
+            ),
+            (
+                TEMPLATES.replace("spare = 0\n", ""),
+                "p.toml:20:15: transaction `spare` is declared but not in [mix]",
+            ),
+            (
+                TEMPLATES.replace("timeout = \"2s\"", "timeout = \"2s\"\ncapture = { id = \"/id\" }"),
+                "p.toml:20:18: transaction `stats`: `capture` is for journey steps",
+            ),
+            (
+                TEMPLATES.replace("timeout = \"2s\"", "eventually = { within = \"1s\" }"),
+                "p.toml:19:14: transaction `stats`: `eventually` is for journey steps",
+            ),
+            (
+                TEMPLATES.replace("endpoint = \"ingest\"", "endpoint = \"queue\""),
+                "p.toml:11:12: unknown endpoint `queue`; [endpoints] of gauntlet.toml declares: api, ingest",
+            ),
+            (
+                TEMPLATES.replace("method = \"POST\"", "method = \"FETCH\""),
+                "p.toml:10:10: method: `FETCH` is not an HTTP method",
+            ),
+            (
+                TEMPLATES.replace("status = 202", "stat = 202"),
+                "p.toml:15:10: expect: unknown key `stat`",
+            ),
+            (
+                TEMPLATES.replace("path = \"/spare\"", "pth = \"/spare\""),
+                "p.toml:22:1: unknown field `pth`",
+            ),
+            (
+                TEMPLATES.replace("path = \"/spare\"", "method = \"GET\""),
+                "p.toml:21:15: a request needs a `path`",
+            ),
+            (
+                TEMPLATES.replace("[transactions.spare]", "[transactions.checkout]").replace("spare = 0", "checkout = 0"),
+                "p.toml:21:15: `checkout` is a built-in transaction",
+            ),
+            (
+                TEMPLATES
+                    .replace("[transactions.spare]", "[transactions.login]")
+                    .replace("spare = 0", "login = 1\ncheckout = 1"),
+                "p.toml:22:15: the built-in transactions of this mix record their setup requests as",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (text, expected) in cases {
+            let shown = match parse_in(&text) {
+                Ok(_) => "(parsed)".to_string(),
+                Err(e) => e.to_string(),
+            };
+            if !shown.starts_with(expected) {
+                wrong.push(format!("expected: {expected}\n     got: {shown}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        // Without the project, the profile's own transactions cannot be checked.
+        let e = Profile::parse(TEMPLATES, "p.toml", "p")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("p.toml:9:15: a profile's own transactions are checked against"),
+            "{e}"
+        );
+        // A template named like a setup request is fine without built-ins.
+        parse_in(
+            &TEMPLATES
+                .replace("[transactions.spare]", "[transactions.login]")
+                .replace("spare = 0", "login = 1"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -117,13 +117,18 @@ pub struct LoadReport {
     pub phases: Vec<PhaseWindow>,
     /// Every request of the run, all transactions together.
     pub all: Breakdown,
-    /// By transaction name (`browse_list`, ..., and the per-user setup
-    /// requests `register`, `login`, `catalog`).
+    /// By transaction name (`browse_list`, ..., the per-user setup
+    /// requests `register`, `login`, `catalog` when built-in transactions
+    /// run, and the profile's own transactions).
     pub transactions: BTreeMap<String, Breakdown>,
     pub open_model: Option<OpenModelStats>,
     /// Why the attack stopped early, if it did.
     pub aborted: Option<String>,
     pub goose: GooseSummary,
+    /// A profile's own transactions: the first failed answer of each, in
+    /// full (request, and what `expect` saw; secrets masked).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_examples: BTreeMap<String, String>,
 }
 
 impl LoadReport {

@@ -11,7 +11,7 @@ use goose::prelude::*;
 
 use gauntlet_harness::sut::Sut;
 
-use crate::profile::{Mode, Profile};
+use crate::profile::{MixEntry, Mode, Profile};
 use crate::report::{GooseSummary, LoadReport, PhaseClock, PhaseWindow, Recorder, SETUP_PHASE};
 use crate::schedule::OpenSchedule;
 use crate::slo::{evaluate, SloSet};
@@ -57,6 +57,14 @@ pub enum LoadError {
     BadTarget { url: String, reason: String },
     #[error("the mix has `webhook` but the system under test has no secret `webhook_secret`")]
     MissingWebhookSecret,
+    /// A profile's own transaction cannot be sent to this system (its
+    /// endpoint or a secret it uses is missing).
+    #[error("transaction `{name}` ({place}): {reason}")]
+    Template {
+        name: String,
+        place: String,
+        reason: String,
+    },
     #[error("target identity: {0}")]
     Identity(String),
     #[error("goose: {0}")]
@@ -80,6 +88,7 @@ impl From<LoadError> for gauntlet_harness::Error {
             LoadError::RemoteTarget { url } => Error::RemoteTarget { url },
             LoadError::BadTarget { .. }
             | LoadError::MissingWebhookSecret
+            | LoadError::Template { .. }
             | LoadError::Identity(_) => Error::Usage(e.to_string()),
             LoadError::Io { path, source } => Error::Io {
                 context: path.display().to_string(),
@@ -348,6 +357,50 @@ pub(crate) fn goose_summary(metrics: &GooseMetrics, co: &str, reports: &[PathBuf
     }
 }
 
+/// The profile's own transactions, each with its endpoint's URL (loopback
+/// guard applied), checked once by rendering: a `{{secret.NAME}}` the
+/// system under test has no value for is an error before any load.
+fn template_runs(
+    profile: &Profile,
+    sut: &Sut,
+    primary: &str,
+    seed: u64,
+) -> Result<Vec<transactions::TemplateRun>, LoadError> {
+    let mut out = Vec::new();
+    for (entry, _) in &profile.mix {
+        let MixEntry::Template(name) = entry else {
+            continue;
+        };
+        let t = &profile.templates[name];
+        let fail = |reason: String| LoadError::Template {
+            name: name.clone(),
+            place: t.place.clone(),
+            reason,
+        };
+        let endpoint = t
+            .request
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| primary.to_string());
+        let base = sut.endpoint(&endpoint).map_err(|e| fail(e.to_string()))?;
+        check_url(base, sut.allow_remote).map_err(|e| fail(e.to_string()))?;
+        let mut trial = gauntlet_harness::steps::Scope::new("check", seed, name, "check".into())
+            .with_secrets(
+                sut.secrets()
+                    .names()
+                    .filter_map(|n| Some((n, sut.secret(n)?))),
+            );
+        t.request.render(&mut trial, primary).map_err(fail)?;
+        out.push(transactions::TemplateRun {
+            name: transactions::intern(name),
+            request: t.request.clone(),
+            expect: t.expect.clone(),
+            base: base.to_string(),
+        });
+    }
+    Ok(out)
+}
+
 /// The endpoint the transactions load: the project's identity endpoint
 /// (its API), else `api`.
 pub fn load_endpoint(sut: &Sut) -> Result<String, LoadError> {
@@ -363,9 +416,23 @@ pub fn load_endpoint(sut: &Sut) -> Result<String, LoadError> {
 /// Runs `plan` against the system under test (its identity was verified
 /// when the value was built), writes `goose-report.{html,json,md}` and
 /// `load.json` into `out_dir`, and returns what `load.json` holds.
+///
+/// The built-in transactions need the reference system's per-user setup
+/// (an account, the catalog), run as goose's `on_start`; a mix of only the
+/// profile's own transactions skips it (a foreign system has no such
+/// endpoints): its users only get their template scope.
 pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadReport, LoadError> {
     let profile = &plan.profile;
-    let base_url = load_endpoint(sut)?;
+    let builtins = profile.has_builtins();
+    let primary = Sut::primary_endpoint(&sut.config);
+    let templates = template_runs(profile, sut, &primary, plan.seed)?;
+    // Goose's host: the primary endpoint; a mix of only templates may
+    // load a system without one (each template has its own URL anyway).
+    let base_url = match (load_endpoint(sut), templates.first()) {
+        (Ok(url), _) => url,
+        (Err(_), Some(t)) if !builtins => t.base.clone(),
+        (Err(e), _) => return Err(e),
+    };
     check_url(&base_url, sut.allow_remote)?;
     let webhook_secret = sut.secret("webhook_secret").map(String::from);
     if profile.weight(crate::profile::TransactionKind::Webhook) > 0
@@ -400,6 +467,13 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     let mut ctx = RunContext::new(Recorder::new(clock), run_id, plan.seed);
     ctx.webhook_secret = webhook_secret;
     ctx.lead = lead;
+    ctx.templates = templates;
+    ctx.primary = primary;
+    ctx.secrets = sut
+        .secrets()
+        .names()
+        .filter_map(|n| Some((n.to_string(), sut.secret(n)?.to_string())))
+        .collect();
     if open {
         let segs: Vec<(f64, Duration)> = profile
             .phases
@@ -410,11 +484,24 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     }
     let ctx = Arc::new(ctx);
 
-    let mut scenario = Scenario::new("marketplace")
-        .register_transaction(transaction!(setup_txn).set_name("setup").set_on_start());
+    let setup = if builtins {
+        transaction!(setup_txn)
+    } else {
+        transaction!(session_setup_txn)
+    };
+    let mut scenario = Scenario::new(if builtins { "marketplace" } else { "templates" })
+        .register_transaction(setup.set_name("setup").set_on_start());
     let weights = reduce_weights(&profile.mix.iter().map(|(_, w)| *w).collect::<Vec<_>>());
-    for ((kind, _), w) in profile.mix.iter().zip(weights) {
-        let t = transactions::transaction_for(*kind)
+    let mut template_index = 0;
+    for ((entry, _), w) in profile.mix.iter().zip(weights) {
+        let t = match entry {
+            MixEntry::Builtin(kind) => transactions::transaction_for(*kind),
+            MixEntry::Template(name) => {
+                template_index += 1;
+                transactions::template_transaction(template_index - 1, name)
+            }
+        };
+        let t = t
             .set_weight(w as usize)
             .map_err(|e| LoadError::Goose(e.to_string()))?;
         scenario = scenario.register_transaction(t);
@@ -506,6 +593,11 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
         open_model,
         aborted: outcome.aborted,
         goose: goose_summary(&outcome.metrics, co_name, &reports),
+        error_examples: ctx
+            .examples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
     };
     let path = out_dir.join("load.json");
     report
@@ -516,6 +608,10 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
 
 async fn setup_txn(user: &mut GooseUser) -> TransactionResult {
     transactions::setup_user(user).await
+}
+
+async fn session_setup_txn(user: &mut GooseUser) -> TransactionResult {
+    transactions::session_setup(user).await
 }
 
 #[cfg(test)]

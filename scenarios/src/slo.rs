@@ -1,5 +1,10 @@
 //! Service level objectives (`scenarios/slo.toml`) and their evaluation
 //! against a [`LoadReport`], for the whole run and for each phase.
+//!
+//! `[transaction.NAME]` judges one transaction by name: a built-in one or
+//! a profile's own `[transactions.NAME]`. Which names a profile has is
+//! known only with the profile, so [`SloFile::for_run`] checks them (an
+//! unknown name is an error at its place in the SLO file).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,7 +13,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::profile::{parse_duration, ProfileError, Source, TransactionKind};
+use crate::profile::{
+    line_col, parse_duration, valid_name, Profile, ProfileError, Source, TransactionKind,
+};
 use crate::report::{LoadReport, Summary};
 
 /// Errors in `slo.toml` have the same shape as profile errors:
@@ -101,6 +108,9 @@ pub struct SloSet {
 pub struct SloFile {
     pub defaults: SloSet,
     pub profiles: BTreeMap<String, SloOverride>,
+    /// Every `[transaction.NAME]` (and `[profile.P.transaction.NAME]`, with
+    /// `P`) and its place, checked against a profile by [`SloFile::for_run`].
+    names: Vec<(Option<String>, String, ProfileError)>,
 }
 
 /// A change to the defaults: `Some(None)` removes a limit (`"off"`).
@@ -142,6 +152,7 @@ impl SloFile {
         let src = Source { file, text };
         let raw: RawFile = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
         let global = limits(&src, raw.global.as_ref(), false)?;
+        let mut names = Vec::new();
         let mut defaults = SloSet {
             abort_on_breach: raw.abort_on_breach.unwrap_or(false),
             global: Limits(
@@ -153,7 +164,7 @@ impl SloFile {
             transactions: BTreeMap::new(),
         };
         for (name, l) in &raw.transaction {
-            check_transaction(&src, name)?;
+            names.push((None, name.get_ref().clone(), check_transaction(&src, name)?));
             let l = limits(&src, Some(l), false)?;
             defaults.transactions.insert(
                 name.get_ref().clone(),
@@ -172,13 +183,48 @@ impl SloFile {
                 transactions: BTreeMap::new(),
             };
             for (t, l) in &o.transaction {
-                check_transaction(&src, t)?;
+                names.push((
+                    Some(name.get_ref().clone()),
+                    t.get_ref().clone(),
+                    check_transaction(&src, t)?,
+                ));
                 ov.transactions
                     .insert(t.get_ref().clone(), limits(&src, Some(l), true)?);
             }
             profiles.insert(name.get_ref().clone(), ov);
         }
-        Ok(SloFile { defaults, profiles })
+        Ok(SloFile {
+            defaults,
+            profiles,
+            names,
+        })
+    }
+
+    /// The SLOs of a run of `profile` ([`SloFile::for_profile`]), after
+    /// checking that every transaction they name (at the top level and in
+    /// `[profile.<its name>]`) is built in or one of the profile's own.
+    pub fn for_run(&self, profile: &Profile) -> Result<SloSet, SloError> {
+        let known = profile.transaction_names();
+        let declared: Vec<&str> = profile.templates.keys().map(String::as_str).collect();
+        for (scope, name, place) in &self.names {
+            if scope.as_ref().is_some_and(|p| *p != profile.name) {
+                continue;
+            }
+            if !known.contains(name) {
+                let mut message = TransactionKind::unknown_message(name, &declared);
+                if scope.is_none() {
+                    message.push_str(&format!(
+                        " (SLOs of transactions only some profiles have go in [profile.{}.transaction.{name}])",
+                        profile.name
+                    ));
+                }
+                return Err(ProfileError {
+                    message,
+                    ..place.clone()
+                });
+            }
+        }
+        Ok(self.for_profile(&profile.name))
     }
 
     /// The defaults with `[profile.<name>]` applied (the defaults alone when
@@ -214,14 +260,25 @@ fn apply(limits: &mut Limits, changes: &BTreeMap<Metric, Option<f64>>) {
     }
 }
 
-fn check_transaction(src: &Source, name: &Spanned<String>) -> Result<(), SloError> {
-    if TransactionKind::from_name(name.get_ref()).is_none() {
+/// A transaction name's syntax; whether the profile has it is checked by
+/// [`SloFile::for_run`]. Returns its place.
+fn check_transaction(src: &Source, name: &Spanned<String>) -> Result<ProfileError, SloError> {
+    if !valid_name(name.get_ref()) {
         return Err(src.at(
             name.span(),
-            TransactionKind::unknown_message(name.get_ref()),
+            format!(
+                "`{}` is not a transaction name (1-64 characters of a-z, 0-9, `_` and `-`)",
+                name.get_ref()
+            ),
         ));
     }
-    Ok(())
+    let (line, column) = line_col(src.text, name.span().start);
+    Ok(ProfileError {
+        file: src.file.to_string(),
+        line,
+        column,
+        message: String::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -451,12 +508,8 @@ mod tests {
                 "slo.toml:2:7: invalid type: integer `500`, expected a string",
             ),
             (
-                "[transaction.feed_read]\np95 = \"200ms\"\n",
-                "slo.toml:1:14: transaction `feed_read` is not available yet",
-            ),
-            (
-                "[transaction.chekout]\np95 = \"200ms\"\n",
-                "slo.toml:1:14: unknown transaction `chekout`",
+                "[transaction.Checkout]\np95 = \"200ms\"\n",
+                "slo.toml:1:14: `Checkout` is not a transaction name",
             ),
             (
                 "[global]\np95 = \"off\"\n",
@@ -470,10 +523,6 @@ mod tests {
                 "[profile.ci]\nabort = true\n",
                 "slo.toml:2:1: unknown field `abort`",
             ),
-            (
-                "[profile.ci.transaction.cart]\np95 = \"1s\"\n",
-                "slo.toml:1:25: unknown transaction `cart`",
-            ),
         ];
         for (text, expected) in cases {
             let shown = parse(text).expect_err(text).to_string();
@@ -482,6 +531,69 @@ mod tests {
                 "slo:\n{text}\nexpected: {expected}\n     got: {shown}"
             );
         }
+    }
+
+    /// Transaction names are checked against the profile that runs.
+    #[test]
+    fn transaction_names_are_checked_against_the_profile() {
+        let builtin_only = crate::Profile::parse(
+            "users = 1\nduration = \"1s\"\n[mix]\ncheckout = 1\n",
+            "smoke.toml",
+            "smoke",
+        )
+        .unwrap();
+        let own = crate::Profile::parse_with_config(
+            "users = 1\nduration = \"1s\"\n[mix]\npublish = 1\n[transactions.publish]\npath = \"/e\"\n",
+            "events.toml",
+            "events",
+            &crate::profile::tests::project(),
+        )
+        .unwrap();
+        let for_run = |text: &str, p: &Profile| {
+            parse(text)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .for_run(p)
+                .map_err(|e| e.to_string())
+        };
+        // A template transaction's SLO, at the top level and in the
+        // profile's override; built-in names are always accepted.
+        let text = "[transaction.publish]\np95 = \"200ms\"\n[transaction.webhook]\np95 = \"1s\"\n\
+                    [profile.events.transaction.publish]\nerror_rate = \"2%\"\n\
+                    [profile.smoke.transaction.nonesuch]\np95 = \"1s\"\n";
+        let set = for_run(text, &own).unwrap();
+        assert_eq!(set.transactions["publish"].get(Metric::P95), Some(200.0));
+        assert_eq!(
+            set.transactions["publish"].get(Metric::ErrorRate),
+            Some(2.0)
+        );
+        // The same file with a profile that has no `publish`.
+        let e = for_run(text, &builtin_only).unwrap_err();
+        assert!(
+            e.starts_with("slo.toml:1:14: unknown transaction `publish`; known: browse_list"),
+            "{e}"
+        );
+        assert!(
+            e.contains("go in [profile.smoke.transaction.publish]"),
+            "{e}"
+        );
+        // An override for another profile is not checked against this one.
+        assert!(for_run("[profile.smoke.transaction.nonesuch]\np95 = \"1s\"\n", &own).is_ok());
+        let e = for_run("[profile.events.transaction.publsh]\np95 = \"1s\"\n", &own).unwrap_err();
+        assert!(
+            e.starts_with("slo.toml:1:29: unknown transaction `publsh`")
+                && e.contains("this profile's own: publish"),
+            "{e}"
+        );
+        let e = for_run("[transaction.feed_read]\np95 = \"200ms\"\n", &builtin_only).unwrap_err();
+        assert!(
+            e.starts_with("slo.toml:1:14: transaction `feed_read` is not available yet"),
+            "{e}"
+        );
+        let e = for_run("[transaction.chekout]\np95 = \"200ms\"\n", &builtin_only).unwrap_err();
+        assert!(
+            e.starts_with("slo.toml:1:14: unknown transaction `chekout`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -13,11 +13,22 @@
 //! stock, heavy load empties it) and `429` (rate limited) are business
 //! refusals, counted apart and not as errors; anything else is an error,
 //! named by status and error code (`"500 INTERNAL"`) or transport failure.
+//!
+//! A profile's own transactions (request templates, [`run_template`]) need
+//! no account: their users only get a session with a [`Scope`] of their
+//! own (seeded from the run's seed and the user's number). What the
+//! template's `expect` accepts is ok, anything else an error (no
+//! refusals); the error's name is the status and the expectation that
+//! failed (`"200, expected status = 201"`), and the first full failure of
+//! each transaction is kept as an example for `load.json`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gauntlet_harness::steps::{Expect, Observed, RequestTemplate, Scope};
+use goose::goose::{goose_method_from_method, TransactionFunction};
 use goose::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -42,6 +53,25 @@ pub(crate) struct RunContext {
     pub bench_url: Option<String>,
     /// When the attack's first transaction (goose `test_start`) ran.
     pub started: Mutex<Option<Instant>>,
+    /// The profile's own transactions, by their index in the scenario.
+    pub templates: Vec<TemplateRun>,
+    /// The endpoint of templates that name none.
+    pub primary: String,
+    /// The system's secrets, for `{{secret.NAME}}`.
+    pub secrets: Vec<(String, String)>,
+    /// Requests of template transactions so far: part of `{{unique}}`.
+    pub sent: AtomicU64,
+    /// The first failure of each template transaction, in full.
+    pub examples: Mutex<BTreeMap<String, String>>,
+}
+
+/// A profile's own transaction, ready to send.
+pub(crate) struct TemplateRun {
+    pub name: &'static str,
+    pub request: RequestTemplate,
+    pub expect: Expect,
+    /// The base URL of its endpoint.
+    pub base: String,
 }
 
 impl RunContext {
@@ -55,6 +85,26 @@ impl RunContext {
             seed,
             bench_url: None,
             started: Mutex::new(None),
+            templates: Vec::new(),
+            primary: String::new(),
+            secrets: Vec::new(),
+            sent: AtomicU64::new(0),
+            examples: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// A name for the recorder, which keys its cells by `&'static str`: each
+/// distinct name is leaked once per process.
+pub(crate) fn intern(name: &str) -> &'static str {
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    match names.get(name) {
+        Some(n) => n,
+        None => {
+            let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+            names.insert(leaked);
+            leaked
         }
     }
 }
@@ -109,6 +159,10 @@ pub struct UserState {
     pub next_slot: u64,
     pub orders_placed: u64,
     pub rng: StdRng,
+    /// What this user's request templates render against (only when the
+    /// mix has some): `{{index}}` is the user's number, `{{fake.*}}` draws
+    /// from a generator seeded by the run's seed and the user's number.
+    pub scope: Option<Arc<Mutex<Scope>>>,
 }
 
 fn state(user: &mut GooseUser) -> Result<&mut UserState, Box<TransactionError>> {
@@ -364,6 +418,17 @@ fn init_session(user: &mut GooseUser, ctx: &Arc<RunContext>) {
         StdRng::seed_from_u64(ctx.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let tag: u32 = rng.random();
     let email = format!("load-{}-{index}-{tag:08x}@load.example", ctx.run_id);
+    let scope = (!ctx.templates.is_empty()).then(|| {
+        let mut scope = Scope::new(
+            &ctx.run_id,
+            ctx.seed,
+            &format!("load-user-{index}"),
+            String::new(),
+        )
+        .with_secrets(ctx.secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        scope.index = index as u32;
+        Arc::new(Mutex::new(scope))
+    });
     let password = format!("load-pass-{:016x}", rng.random::<u64>());
     user.set_session_data(UserState {
         ctx: ctx.clone(),
@@ -378,6 +443,7 @@ fn init_session(user: &mut GooseUser, ctx: &Arc<RunContext>) {
         next_slot: 0,
         orders_placed: 0,
         rng,
+        scope,
     });
 }
 
@@ -761,6 +827,149 @@ pub async fn bench_setup(user: &mut GooseUser) -> TransactionResult {
     join_schedule(user, &ctx)
 }
 
+/// goose `on_start` of a mix of only the profile's own transactions: a
+/// session (the user's template scope), joined to the schedule in open
+/// mode. No account and no catalog: a foreign system has neither.
+pub async fn session_setup(user: &mut GooseUser) -> TransactionResult {
+    bench_setup(user).await
+}
+
+/// The goose transaction of the profile's own transaction `index` of
+/// [`RunContext::templates`].
+pub(crate) fn template_transaction(index: usize, name: &str) -> Transaction {
+    let f: TransactionFunction = Arc::new(move |user| Box::pin(run_template(user, index)));
+    Transaction::new(f).set_name(name)
+}
+
+/// Renders one request template against the user's scope (`{{unique}}`:
+/// run id, user, and the run's count of template requests, so no two
+/// requests of a run share it), sends it to its endpoint, records its
+/// latency under the transaction's name and judges the answer with its
+/// `expect`.
+pub async fn run_template(user: &mut GooseUser, index: usize) -> TransactionResult {
+    let Some(intended) = begin(user).await? else {
+        return Ok(());
+    };
+    let (ctx, scope) = {
+        let st = state(user)?;
+        (st.ctx.clone(), st.scope.clone())
+    };
+    let scope = scope.ok_or_else(|| {
+        Box::new(TransactionError::Custom(
+            "user has no template scope".into(),
+        ))
+    })?;
+    let t = ctx.templates.get(index).ok_or_else(|| {
+        Box::new(TransactionError::Custom(format!(
+            "no template transaction {index}"
+        )))
+    })?;
+    let n = ctx.sent.fetch_add(1, Ordering::Relaxed);
+    let rendered = {
+        let mut s = scope.lock().unwrap_or_else(|p| p.into_inner());
+        s.unique = format!("{}-{}-{n}", ctx.run_id, user.weighted_users_index);
+        t.request.render(&mut s, &ctx.primary)
+    }
+    .map_err(|e| Box::new(TransactionError::Custom(format!("{}: {e}", t.name))))?;
+    let rb = rendered.builder(&user.client, &t.base);
+    let method = goose_method_from_method(rendered.method.clone()).unwrap_or(GooseMethod::Get);
+    let goose_req = GooseRequest::builder()
+        .method(method)
+        .name(t.name)
+        .set_request_builder(rb)
+        .build();
+    let sent = Instant::now();
+    let goose = user.request(goose_req).await?;
+    let mut metric = goose.request;
+    let no_answer = |e: &reqwest::Error| {
+        (
+            transport_reason(e),
+            format!("no answer: {}", gauntlet_harness::target::error_chain(e)),
+        )
+    };
+    let answer = match goose.response {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            match resp.text().await {
+                Ok(text) => Ok((status, headers, text)),
+                Err(e) => Err(no_answer(&e)),
+            }
+        }
+        Err(e) => Err(no_answer(&e)),
+    };
+    let done = Instant::now();
+    let from = intended.unwrap_or(sent);
+    let latency = done.saturating_duration_since(from);
+    let failure = {
+        let mut s = scope.lock().unwrap_or_else(|p| p.into_inner());
+        let failure = match answer {
+            Err((reason, message)) => Some((reason, message)),
+            Ok((status, headers, text)) => {
+                // `max_duration` judges the latency recorded below.
+                let seen = Observed::answer(status, headers, text, latency);
+                t.expect
+                    .check(&seen, &mut s)
+                    .err()
+                    .map(|message| (expect_reason(&t.expect, status, &message), message))
+            }
+        };
+        failure.map(|(reason, message)| {
+            let mut examples = ctx.examples.lock().unwrap_or_else(|p| p.into_inner());
+            examples
+                .entry(t.name.to_string())
+                .or_insert_with(|| s.scrub(&format!("{}: {message}", rendered.describe())));
+            reason
+        })
+    };
+    let outcome = match failure {
+        None => Outcome::Ok,
+        Some(reason) => Outcome::Error(reason),
+    };
+    ctx.recorder.record(
+        user.weighted_users_index,
+        t.name,
+        from,
+        latency,
+        outcome.clone(),
+    );
+    // Goose judges by status alone; its reports follow `expect`.
+    match &outcome {
+        Outcome::Ok if !metric.success => {
+            user.set_success(&mut metric)?;
+        }
+        Outcome::Error(reason) if metric.success => {
+            // Returns the failure as an error for the caller to pass on;
+            // the transaction itself went as planned.
+            let _ = user.set_failure(reason, &mut metric, None, None);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The name of a failed expectation in `load.json`'s errors: the status and
+/// what was expected, without the answer's body (so a few names count
+/// many requests): `"500"` (no `expect`, a 5xx), `"200, expected status =
+/// 201"`, `"200, expected json /id"`, `"200, over max_duration"`.
+pub(crate) fn expect_reason(expect: &Expect, status: u16, message: &str) -> String {
+    if message.starts_with("status:") {
+        let wanted = expect
+            .status
+            .as_ref()
+            .map(|m| m.describe())
+            .unwrap_or_default();
+        format!("{status}, expected status {wanted}")
+    } else if message.starts_with("answered ") {
+        status.to_string()
+    } else if message.starts_with("took ") {
+        format!("{status}, over max_duration")
+    } else {
+        let what = message.split(':').next().unwrap_or("expect");
+        format!("{status}, expected {what}")
+    }
+}
+
 /// Bench: `GET` the run's bench URL, as fast as the user can (closed) or
 /// on the schedule (open).
 pub async fn bench_get(user: &mut GooseUser) -> TransactionResult {
@@ -813,6 +1022,45 @@ mod tests {
             Outcome::Error("409 ORD002".into())
         );
         assert_eq!(classify(502, b"<html>"), Outcome::Error("502".into()));
+    }
+
+    #[test]
+    fn failed_expectations_are_named_without_the_body() {
+        let expect = Expect {
+            status: Some(gauntlet_harness::steps::Matcher::equals(Value::from(201))),
+            ..Expect::default()
+        };
+        let cases = [
+            (
+                "status: expected 201, got 200: {\"id\":1}",
+                "200, expected status = 201",
+            ),
+            ("answered 503: upstream down", "503"),
+            (
+                "json /data/id: expected a value, got nothing (absent)",
+                "200, expected json /data/id",
+            ),
+            (
+                "header location: expected text matching /x/, got \"y\"",
+                "200, expected header location",
+            ),
+            (
+                "body: expected something containing \"ok\", got \"no\"",
+                "200, expected body",
+            ),
+            (
+                "took 900 ms, more than max_duration 500 ms",
+                "200, over max_duration",
+            ),
+        ];
+        for (message, reason) in cases {
+            let status = if message.starts_with("answered") {
+                503
+            } else {
+                200
+            };
+            assert_eq!(expect_reason(&expect, status, message), reason);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gauntlet_harness::config::Config;
 use gauntlet_harness::invariants::{self, InvariantResult};
 use gauntlet_harness::sut::Sut;
 use gauntlet_harness::{exit_codes, stack, Error, Result};
@@ -15,14 +16,19 @@ use crate::cli::{Global, LoadArgs};
 
 pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
     let (config, workspace) = project_for(global, args.target.as_deref(), Some(&args.run))?;
-    let profile = load_profile(&config.path_of(&config.paths.profiles), &args.profile)?;
+    let profile = load_profile(
+        &config.path_of(&config.paths.profiles),
+        &args.profile,
+        &config,
+    )?;
     let slo_path = args
         .slo
         .clone()
         .unwrap_or_else(|| config.path_of(&config.paths.slo));
+    // SLOs may name the profile's own transactions: checked against it.
     let slos = SloFile::load(&slo_path)
-        .map_err(|e| Error::Usage(e.to_string()))?
-        .for_profile(&profile.name);
+        .and_then(|file| file.for_run(&profile))
+        .map_err(|e| Error::Usage(e.to_string()))?;
     let seed = args.run.seed.unwrap_or_else(rand::random);
     errln!(
         "profile {} ({} mode, {} users, {:?}), seed {seed}",
@@ -87,10 +93,12 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
     Ok(judge(&report, &slos, invariants.as_deref(), &out))
 }
 
-fn load_profile(dir: &Path, name: &str) -> Result<Profile> {
+/// A profile by name or path, checked against the project (its own
+/// transactions' endpoints and secrets).
+fn load_profile(dir: &Path, name: &str, config: &Config) -> Result<Profile> {
     let as_path = PathBuf::from(name);
     let loaded = if name.ends_with(".toml") || as_path.is_file() {
-        Profile::load(&as_path)
+        Profile::load_with_config(&as_path, config)
     } else {
         if !dir.join(format!("{name}.toml")).is_file() {
             let mut known: Vec<String> = std::fs::read_dir(dir)
@@ -113,7 +121,7 @@ fn load_profile(dir: &Path, name: &str) -> Result<Profile> {
                 known.join(", ")
             )));
         }
-        Profile::load_named(dir, name)
+        Profile::load_named_with_config(dir, name, config)
     };
     loaded.map_err(|e| Error::Usage(e.to_string()))
 }
