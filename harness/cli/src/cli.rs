@@ -75,6 +75,10 @@ pub enum Command {
     /// Print the effective configuration (gauntlet.toml, environment,
     /// flags, defaults) with the origin of every value; secrets masked.
     Config(ConfigArgs),
+    /// Write a first gauntlet.toml, smoke journey, load profile, SLO file
+    /// and restart experiment, inferred from the compose file (--compose,
+    /// else ./docker-compose.yml). Never overwrites a file.
+    Init(InitArgs),
 }
 
 #[derive(Args, Debug)]
@@ -471,4 +475,11 @@ pub struct BenchLoadgenArgs {
     /// The delay (ms) of the in-process server for the accuracy check.
     #[arg(long, default_value_t = 50)]
     pub delay_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Where to write the files (default: the compose file's folder).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }

@@ -23,6 +23,7 @@ pub mod docker;
 pub mod error;
 pub mod exit_codes;
 pub mod images;
+pub mod init;
 pub mod invariants;
 pub mod launch;
 pub mod pm2;

@@ -11,6 +11,7 @@ mod doctor;
 mod down;
 mod drill;
 mod gate;
+mod init;
 mod journeys;
 mod load;
 mod props;
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Backup(args) => backup::run(&cli.global, args).await,
         Command::Bench(cmd) => bench::run(&cli.global, cmd).await,
         Command::Config(args) => config::run(&cli.global, args).await,
+        Command::Init(args) => init::run(&cli.global, args).await,
     };
     match outcome {
         Ok(code) => code,
