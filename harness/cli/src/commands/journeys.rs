@@ -14,8 +14,14 @@ use crate::report::table;
 pub async fn run(global: &Global, args: JourneysArgs) -> Result<i32> {
     let (config, workspace) = project_for(global, args.target.as_deref(), None)?;
     if args.list {
+        let cwd = std::env::current_dir().unwrap_or_default();
         for j in catalog(&config)?.journeys {
-            outln!("{:<18} {:<60} {}", j.name(), j.about(), j.source());
+            let source = j.source();
+            let source = std::path::Path::new(&source)
+                .strip_prefix(&cwd)
+                .map(|p| p.display().to_string())
+                .unwrap_or(source);
+            outln!("{:<18} {}  [{source}]", j.name(), j.about());
         }
         return Ok(exit_codes::OK);
     }
