@@ -31,6 +31,13 @@
 //! checkouts_per_sec = 5
 //! ```
 //!
+//! Besides faults, the method takes `exec`, `publish` and `http` actions;
+//! probes take matchers (`expect = { ge = 3 }`); `[after_fault]` checks
+//! must pass within a deadline after the fault; `[accounting]` proves every
+//! published event was delivered or dead-lettered (see
+//! `chaos/experiments/README.md`). Templates (`{{unique}}`, `{{index}}`,
+//! ...) are those of the step format (`docs/steps.md`).
+//!
 //! Parsing is strict: unknown keys, unknown probe types and actions, bad
 //! durations, signals and toxics are errors that name `FILE:LINE:COL`.
 //! What an experiment needs from the project file (PM2, endpoints, data
@@ -40,11 +47,14 @@
 
 mod fields;
 mod parse;
+mod steps;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use gauntlet_harness::steps::{Expect, Matcher, RequestTemplate, Template};
 use serde::Serialize;
 
 /// One experiment, as parsed from its file.
@@ -66,6 +76,138 @@ pub struct Experiment {
     pub rollbacks: Vec<Step>,
     pub thresholds: Thresholds,
     pub writers: Option<WritersSpec>,
+    /// Checks that must each pass within a deadline after the fault ends.
+    pub after_fault: Option<AfterFault>,
+    /// Every event the `publish` actions put in must come out.
+    pub accounting: Option<AccountingSpec>,
+    /// Secrets the file's templates name (`{{secret.NAME}}`): the project
+    /// must declare each.
+    pub secrets: BTreeSet<String>,
+}
+
+/// `[after_fault]`: probes polled from the end of the fault until each has
+/// passed once, or `within` is over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AfterFault {
+    pub within: Duration,
+    /// Pause between two evaluations of a probe that has not passed yet.
+    pub every: Duration,
+    pub probes: Vec<Probe>,
+}
+
+/// `[accounting]`: the ids of the published events, looked for where they
+/// are delivered and dead-lettered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountingSpec {
+    /// The field of each published event that holds its id.
+    pub id_field: String,
+    pub delivered: IdSource,
+    pub dead_letter: Option<IdSource>,
+    /// From the end of the fault.
+    pub within: Duration,
+    /// Reported when events are lost: how many the group read and never
+    /// acknowledged.
+    pub pending: Option<PendingSpec>,
+    /// A duplicate delivery fails the verdict (otherwise it is reported).
+    pub exactly_once: bool,
+}
+
+/// Where ids are read from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdSource {
+    /// `XRANGE key - +`: the `field` of each entry.
+    RedisStream {
+        data: Option<String>,
+        key: String,
+        field: String,
+    },
+    /// `SMEMBERS key`.
+    RedisSet { data: Option<String>, key: String },
+    /// `LRANGE key 0 -1`: each element, or its JSON's `field`.
+    RedisList {
+        data: Option<String>,
+        key: String,
+        field: Option<String>,
+    },
+    /// `GET path` on an endpoint: the array at `pointer`, each element an
+    /// id or an object with `field`.
+    Http {
+        endpoint: String,
+        path: String,
+        pointer: String,
+        field: Option<String>,
+    },
+    /// The first column of every row.
+    Sql { data: Option<String>, query: String },
+}
+
+impl IdSource {
+    /// `redis stream sink:delivered (id)`, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            IdSource::RedisStream { key, field, .. } => format!("redis stream {key} ({field})"),
+            IdSource::RedisSet { key, .. } => format!("redis set {key}"),
+            IdSource::RedisList { key, field, .. } => match field {
+                Some(f) => format!("redis list {key} ({f})"),
+                None => format!("redis list {key}"),
+            },
+            IdSource::Http {
+                endpoint,
+                path,
+                pointer,
+                ..
+            } => format!("GET {path} on {endpoint} ({pointer})"),
+            IdSource::Sql { query, .. } => format!("sql {query}"),
+        }
+    }
+
+    /// The redis data service it reads, if it reads one: `Some(None)` for
+    /// "the project's only one".
+    pub fn redis_data(&self) -> Option<Option<&str>> {
+        match self {
+            IdSource::RedisStream { data, .. }
+            | IdSource::RedisSet { data, .. }
+            | IdSource::RedisList { data, .. } => Some(data.as_deref()),
+            _ => None,
+        }
+    }
+}
+
+/// `pending = { group = "relay", stream = "events" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingSpec {
+    pub data: Option<String>,
+    pub stream: String,
+    pub group: String,
+}
+
+/// A matcher of the step format, compared by what the file wrote.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    pub matcher: Matcher,
+    /// The matcher as written (or the exact value expected).
+    pub source: String,
+}
+
+impl PartialEq for Expectation {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Expectation {
+    /// The exact value (as text) of the older `expect = "PONG"` form.
+    pub fn exactly(text: &str) -> Expectation {
+        Expectation {
+            matcher: Matcher::equals(serde_json::Value::String(text.to_string())),
+            source: text.to_string(),
+        }
+    }
+
+    /// `>= 1`, `= PONG`.
+    pub fn describe(&self) -> String {
+        self.matcher.describe()
+    }
 }
 
 /// A check of the system's state.
@@ -80,13 +222,18 @@ pub struct Probe {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProbeKind {
-    /// `GET path` on a named endpoint (`api`, `web`, `sink`, ...).
+    /// `GET path` on a named endpoint (`api`, `web`, `sink`, ...); `None`:
+    /// the project's default endpoint (its identity's or `api` if declared,
+    /// else its only one).
     Http {
-        endpoint: String,
+        endpoint: Option<String>,
         path: String,
         status: u16,
         /// Dotted JSON paths and the values expected there.
         json: Vec<(String, serde_json::Value)>,
+        /// JSON pointers (`/a/0/b`) and the matchers their values must
+        /// pass (`json = { "/attempts" = { ge = 1 } }`).
+        matchers: Vec<(String, Expectation)>,
         body_contains: Option<String>,
         /// Send the run's admin token as `X-Admin-Token`.
         admin: bool,
@@ -101,15 +248,29 @@ pub enum ProbeKind {
         min_restarts: Option<u64>,
         max_restarts: Option<u64>,
     },
-    /// A SQL query run with `psql` on the project's postgres data service
-    /// (`[data]`); the first cell of the first row must equal `expect`.
-    Sql { query: String, expect: String },
-    /// A `redis-cli` command on the redis data service (`[data]`) that runs
-    /// in `service`; its reply must equal `expect`.
+    /// A SQL query run with `psql` on a postgres data service (`[data]`:
+    /// the one named, else the first); the first cell of the first row
+    /// must pass `expect` (a value: equal to it; a table: a matcher).
+    Sql {
+        data: Option<String>,
+        query: Template,
+        expect: Expectation,
+    },
+    /// A `redis-cli` command on a redis data service (`[data]`: the one
+    /// named `data`, the one running in `service`, else the only one); its
+    /// reply must pass `expect`.
     Redis {
+        data: Option<String>,
+        service: Option<String>,
+        command: Vec<Template>,
+        expect: Expectation,
+    },
+    /// A command inside a service's container: it must exit 0, and its
+    /// standard output (trimmed) pass `expect` if given.
+    Exec {
         service: String,
-        command: Vec<String>,
-        expect: String,
+        command: Vec<Template>,
+        expect: Option<Expectation>,
     },
     /// A named synthetic journey (gauntlet-journeys) passes, without retry.
     Journey { journey: String },
@@ -187,6 +348,102 @@ pub enum Action {
     },
     /// Wait for the step's duration (a pause between steps).
     Sleep,
+    /// A command in a service's container; its exit code must be
+    /// `expect_exit`. Not a fault unless `fault` is set.
+    Exec {
+        service: String,
+        command: Vec<Template>,
+        expect_exit: i64,
+        /// Opens the fault window and starts the fault clock, like a fault.
+        fault: bool,
+    },
+    /// Events put into a Redis stream or list, or rows into a table.
+    Publish(PublishSpec),
+    /// A request in the step format; a failed `expect` fails the action.
+    Http(Box<HttpAction>),
+}
+
+/// What `publish` puts in, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishSpec {
+    /// The `[data]` service (`None`: the project's only one of the kind).
+    pub data: Option<String>,
+    pub into: PublishInto,
+    /// Field (or column) names and their values, rendered per event.
+    pub fields: Vec<(String, FieldValue)>,
+    pub count: u32,
+    /// The field whose value is the event's id (recorded for
+    /// `[accounting]`), if the event has one.
+    pub id_field: Option<String>,
+}
+
+/// Where `publish` puts events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublishInto {
+    /// `XADD NAME * field value ...`.
+    Stream(String),
+    /// `RPUSH NAME {"field": value, ...}`.
+    List(String),
+    /// `INSERT INTO NAME (columns) VALUES (...)`.
+    Table(String),
+}
+
+impl PublishInto {
+    pub fn name(&self) -> &str {
+        match self {
+            PublishInto::Stream(n) | PublishInto::List(n) | PublishInto::Table(n) => n,
+        }
+    }
+
+    /// Redis (stream, list) or postgres (table).
+    pub fn is_redis(&self) -> bool {
+        !matches!(self, PublishInto::Table(_))
+    }
+}
+
+/// A field of a published event: a template, or a number or boolean.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Template(Template),
+    Literal(serde_json::Value),
+}
+
+/// An `http` action, compiled by the step format.
+#[derive(Debug, Clone)]
+pub struct HttpAction {
+    pub name: Option<String>,
+    pub request: RequestTemplate,
+    pub expect: Expect,
+    /// `eventually = { within, every }`: resent until `expect` holds.
+    pub eventually: Option<(Duration, Duration)>,
+    /// The step as written, for comparisons.
+    pub source: String,
+}
+
+impl PartialEq for HttpAction {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl HttpAction {
+    /// `POST /hits on web`.
+    pub fn describe(&self) -> String {
+        let request = format!(
+            "{} {}{}",
+            self.request.method,
+            self.request.path.source(),
+            self.request
+                .endpoint
+                .as_ref()
+                .map(|e| format!(" on {e}"))
+                .unwrap_or_default()
+        );
+        match &self.name {
+            Some(name) => format!("`{name}` ({request})"),
+            None => request,
+        }
+    }
 }
 
 /// A toxic and the proxy it goes on.
@@ -317,11 +574,14 @@ impl Action {
             Action::ProxyUp { .. } => "proxy_up",
             Action::CrashLoop { .. } => "crash_loop",
             Action::Sleep => "sleep",
+            Action::Exec { .. } => "exec",
+            Action::Publish(_) => "publish",
+            Action::Http(_) => "http",
         }
     }
 
     /// Every action name a file may use.
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 19] = [
         "kill_container",
         "stop_container",
         "start_container",
@@ -338,7 +598,20 @@ impl Action {
         "proxy_up",
         "crash_loop",
         "sleep",
+        "exec",
+        "publish",
+        "http",
     ];
+
+    /// Work done on the system rather than a fault: it neither opens the
+    /// fault window nor starts the fault clock (an `exec` with
+    /// `fault = true` does).
+    pub fn is_traffic(&self) -> bool {
+        matches!(
+            self,
+            Action::Publish(_) | Action::Http(_) | Action::Exec { fault: false, .. }
+        )
+    }
 
     /// The action that removes this fault, run when the step's duration is
     /// over. `None` for actions that are not faults to undo (start, a
@@ -376,7 +649,8 @@ impl Action {
             | Action::StartContainer { service }
             | Action::RestartContainer { service, .. }
             | Action::PauseContainer { service }
-            | Action::UnpauseContainer { service } => Some(service),
+            | Action::UnpauseContainer { service }
+            | Action::Exec { service, .. } => Some(service),
             _ => None,
         }
     }
@@ -444,6 +718,37 @@ impl fmt::Display for Action {
                 "crash_loop {process} (up to {kills} kills, {} ms apart)",
                 interval.as_millis()
             ),
+            Action::Exec {
+                service, command, ..
+            } => {
+                let line = command
+                    .iter()
+                    .map(Template::source)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let shown = if line.chars().count() > 80 {
+                    format!("{}…", line.chars().take(80).collect::<String>())
+                } else {
+                    line
+                };
+                write!(f, "exec in {service}: {shown}")
+            }
+            Action::Publish(p) => write!(
+                f,
+                "publish {} event{} into {} {}",
+                p.count,
+                if p.count == 1 { "" } else { "s" },
+                match p.into {
+                    PublishInto::Stream(_) => "stream",
+                    PublishInto::List(_) => "list",
+                    PublishInto::Table(_) => "table",
+                },
+                p.into.name()
+            ),
+            Action::Http(h) => write!(f, "http {}", h.describe()),
         }
     }
 }
@@ -467,10 +772,11 @@ impl ProbeKind {
             ProbeKind::Sql { .. } => "sql",
             ProbeKind::Redis { .. } => "redis",
             ProbeKind::Journey { .. } => "journey",
+            ProbeKind::Exec { .. } => "exec",
         }
     }
 
-    pub const KINDS: [&'static str; 5] = ["http", "pm2", "sql", "redis", "journey"];
+    pub const KINDS: [&'static str; 6] = ["http", "pm2", "sql", "redis", "journey", "exec"];
 }
 
 /// A parse or load error. Displays as `FILE:LINE:COL: message`.

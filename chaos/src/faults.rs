@@ -153,6 +153,12 @@ async fn apply_inner(ctx: &ChaosContext, action: &Action) -> Result<Applied, Str
             crash_loop(ctx, process, *kills, *interval, &mut applied).await?;
         }
         Action::Sleep => applied.detail = "sleep".into(),
+        Action::Exec { .. } | Action::Publish(_) | Action::Http(_) => {
+            return Err(format!(
+                "{} is not a fault: the runner does it (crate::workload)",
+                action.kind()
+            ))
+        }
     }
     Ok(applied)
 }
@@ -332,7 +338,9 @@ pub async fn prove(
                     ))
                 }
             }
-            Action::Sleep => Ok(String::new()),
+            Action::Sleep | Action::Exec { .. } | Action::Publish(_) | Action::Http(_) => {
+                Ok(String::new())
+            }
         }
     })
     .await

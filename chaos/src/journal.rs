@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::accounting::AccountingReport;
 use crate::experiment::{Thresholds, WritersSpec};
 use crate::ledger::Reconciliation;
 
@@ -53,6 +54,18 @@ pub enum EventKind {
     WritersStopped,
     WritersReconciled,
     ReconcileFailed,
+    /// An `exec`, `publish` or `http` action did what it says.
+    ActionDone,
+    /// An `exec`, `publish` or `http` action failed.
+    ActionFailed,
+    /// An `[after_fault]` probe passed within its deadline.
+    AfterFaultPassed,
+    /// An `[after_fault]` probe did not pass within its deadline.
+    AfterFaultMissed,
+    /// Every published event was delivered or dead-lettered in time.
+    AccountingPassed,
+    /// Events were lost (or delivered twice, with `exactly_once`).
+    AccountingFailed,
 }
 
 impl EventKind {
@@ -96,6 +109,8 @@ pub enum Phase {
     Fault,
     /// Polling for the steady state after the fault.
     Recovery,
+    /// Polling `[after_fault]` probes.
+    AfterFault,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,6 +118,7 @@ pub enum Phase {
 pub enum ProbeRole {
     SteadyState,
     DuringFault,
+    AfterFault,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -149,6 +165,21 @@ pub struct DuringFaultResult {
     pub seen: bool,
     pub first_seen_ms: Option<u64>,
     /// The last observation while the fault was on.
+    pub last_observation: Option<String>,
+}
+
+/// One `[after_fault]` probe: whether it passed within the deadline, and
+/// how long after the fault's end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AfterFaultResult {
+    pub probe: String,
+    pub passed: bool,
+    /// From the end of the fault to the end of its first passing
+    /// evaluation.
+    pub took_ms: Option<u64>,
+    pub within_ms: u64,
+    pub evaluations: u32,
+    /// The last observation (the passing one, or the last failure).
     pub last_observation: Option<String>,
 }
 
@@ -221,6 +252,10 @@ pub struct ExperimentReport {
     pub threshold_results: Vec<ThresholdResult>,
     pub writers: Option<WritersSpec>,
     pub reconciliation: Option<Reconciliation>,
+    /// `{{unique}}` of this run (event ids derive from it).
+    pub unique: String,
+    pub after_fault: Vec<AfterFaultResult>,
+    pub accounting: Option<AccountingReport>,
 }
 
 impl ExperimentReport {
@@ -247,11 +282,21 @@ impl ExperimentReport {
             _ if self.recovery.fault_start_ms.is_some() => "did not recover".to_string(),
             _ => "no fault injected".to_string(),
         };
-        let ledger = self
+        let mut ledger = self
             .reconciliation
             .as_ref()
             .map(|r| format!("; {}", r.summary_line()))
             .unwrap_or_default();
+        if !self.after_fault.is_empty() {
+            let passed = self.after_fault.iter().filter(|a| a.passed).count();
+            ledger.push_str(&format!(
+                "; after the fault {passed}/{} checks passed in time",
+                self.after_fault.len()
+            ));
+        }
+        if let Some(a) = &self.accounting {
+            ledger.push_str(&format!("; {}", a.counts_line()));
+        }
         let verdict = match &self.verdict {
             Verdict::Passed => "PASSED".to_string(),
             Verdict::Failed { reasons } => format!("FAILED ({})", reasons.join("; ")),

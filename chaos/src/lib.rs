@@ -2,8 +2,9 @@
 //! ledger that proves nothing was lost.
 //!
 //! - [`experiment`]: the experiment files (`chaos/experiments/NAME.toml`):
-//!   steady-state probes, the method's faults, rollbacks, thresholds
-//! - [`probes`]: HTTP, PM2, SQL, Redis and journey probes
+//!   steady-state probes, the method's faults and traffic, rollbacks,
+//!   thresholds, checks after the fault, stream accounting
+//! - [`probes`]: HTTP, PM2, SQL, Redis, command and journey probes
 //! - [`faults`]: each fault injected, and proven to have taken effect
 //! - [`runner`]: one experiment end to end, with its verdict
 //! - [`journal`]: the timeline and the report (`chaos.json`)
@@ -11,7 +12,11 @@
 //! - [`ledger`]: background writers and the Jepsen-style reconciliation
 //! - [`proxy`]: the fault proxy's API (Toxiproxy 2.x), as the faults use it
 //! - [`drill`]: the backup and restore drill (`gauntlet drill restore`)
+//! - [`workload`]: the `exec`, `publish` and `http` actions
+//! - [`accounting`]: every published event delivered or dead-lettered
+//! - [`scope`]: the values an experiment's templates render against
 
+pub mod accounting;
 pub mod drill;
 pub mod experiment;
 pub mod faults;
@@ -21,6 +26,11 @@ pub mod ledger;
 pub mod probes;
 pub mod proxy;
 pub mod runner;
+pub mod scope;
+pub mod workload;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use gauntlet_harness::stack::Stack;
 use gauntlet_harness::sut::Sut;
@@ -28,7 +38,8 @@ use gauntlet_harness::sut::Sut;
 pub use experiment::{load, load_dir, Action, Experiment, ExperimentError, Probe, ProbeKind, Step};
 pub use heal::heal;
 pub use journal::{
-    EventKind, ExperimentReport, ProbeResult, Recovery, ThresholdResult, TimelineEvent, Verdict,
+    AfterFaultResult, EventKind, ExperimentReport, ProbeResult, Recovery, ThresholdResult,
+    TimelineEvent, Verdict,
 };
 pub use runner::{check_experiments, run_experiment};
 
@@ -77,6 +88,9 @@ impl From<ExperimentError> for gauntlet_harness::Error {
 #[derive(Clone, Debug)]
 pub struct ChaosContext {
     sut: Sut,
+    /// How many times each experiment ran on this context (each run's
+    /// `{{unique}}` differs).
+    occurrences: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl ChaosContext {
@@ -84,7 +98,19 @@ impl ChaosContext {
     /// (a `--target` deployment: nothing to inject faults into).
     pub fn new(sut: Sut) -> gauntlet_harness::Result<ChaosContext> {
         sut.stack()?;
-        Ok(ChaosContext { sut })
+        Ok(ChaosContext {
+            sut,
+            occurrences: Arc::default(),
+        })
+    }
+
+    /// 0 for the first run of `experiment` on this context, then 1, 2, ...
+    pub fn next_occurrence(&self, experiment: &str) -> u64 {
+        let mut map = self.occurrences.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(experiment.to_string()).or_insert(0);
+        let this = *n;
+        *n += 1;
+        this
     }
 
     pub fn sut(&self) -> &Sut {

@@ -1,19 +1,23 @@
 //! Probes: one look at the system through its public interfaces (HTTP, the
-//! PM2 CLI, SQL and `redis-cli` on the project's data services, a synthetic
-//! journey). A probe never changes
-//! what it looks at, and every result says what was observed, pass or fail.
+//! PM2 CLI, SQL and `redis-cli` on the project's data services, a command
+//! in a container, a synthetic journey). A probe never changes what it
+//! looks at, and every result says what was observed, pass or fail. SQL,
+//! Redis and command probes run as the step format's
+//! [`ProbeSpec`](gauntlet_harness::steps::ProbeSpec) and are judged by its
+//! matchers.
 
 use std::time::{Duration, Instant};
 
 use gauntlet_harness::config::{Config, DataKind};
-use gauntlet_harness::invariants;
 use gauntlet_harness::pm2::{self, Pm2Process};
+use gauntlet_harness::steps::{Observed, ProbeSpec, Template};
 use gauntlet_harness::target::error_chain;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::experiment::{Probe, ProbeKind};
+use crate::experiment::{Expectation, Probe, ProbeKind};
 use crate::names::ADMIN_TOKEN;
+use crate::scope::ExperimentScope;
 use crate::ChaosContext;
 
 /// What one evaluation of a probe saw.
@@ -60,19 +64,21 @@ pub fn http_client() -> reqwest::Client {
         .expect("reqwest client")
 }
 
-/// Evaluates `probe` within its timeout.
+/// Evaluates `probe` within its timeout; its templates and matchers use
+/// `scope`.
 pub async fn evaluate(
     ctx: &ChaosContext,
     http: &reqwest::Client,
     probe: &Probe,
     round: &Round,
+    scope: &ExperimentScope,
 ) -> Outcome {
     let started = Instant::now();
-    let result = tokio::time::timeout(probe.timeout, check(ctx, http, probe, round)).await;
+    let result = tokio::time::timeout(probe.timeout, check(ctx, http, probe, round, scope)).await;
     let millis = started.elapsed().as_millis() as u64;
     let (ok, observation) = match result {
-        Ok(Ok(seen)) => (true, seen),
-        Ok(Err(seen)) => (false, seen),
+        Ok(Ok(seen)) => (true, scope.scrub(&seen)),
+        Ok(Err(seen)) => (false, scope.scrub(&seen)),
         Err(_) => (
             false,
             format!(
@@ -90,19 +96,31 @@ pub async fn evaluate(
 
 type Seen = Result<String, String>;
 
-async fn check(ctx: &ChaosContext, http: &reqwest::Client, probe: &Probe, round: &Round) -> Seen {
+async fn check(
+    ctx: &ChaosContext,
+    http: &reqwest::Client,
+    probe: &Probe,
+    round: &Round,
+    scope: &ExperimentScope,
+) -> Seen {
     match &probe.kind {
         ProbeKind::Http {
             endpoint,
             path,
             status,
             json,
+            matchers,
             body_contains,
             admin,
             slower_than,
         } => {
+            let endpoint = match endpoint {
+                Some(e) => e.clone(),
+                None => crate::workload::default_endpoint(&ctx.sut().config)
+                    .ok_or("no endpoint named, and the project has no default one")?,
+            };
             let base = ctx
-                .endpoint(endpoint)
+                .endpoint(&endpoint)
                 .await
                 .map_err(|e| format!("endpoint `{endpoint}` unavailable: {e}"))?;
             let mut request = http.get(format!("{base}{path}")).timeout(probe.timeout);
@@ -122,7 +140,7 @@ async fn check(ctx: &ChaosContext, http: &reqwest::Client, probe: &Probe, round:
                 .await
                 .map_err(|e| format!("{code}, body unreadable: {}", error_chain(&e)))?;
             let elapsed = started.elapsed();
-            check_http(
+            let seen = check_http(
                 code,
                 &body,
                 elapsed,
@@ -130,7 +148,8 @@ async fn check(ctx: &ChaosContext, http: &reqwest::Client, probe: &Probe, round:
                 json,
                 body_contains.as_deref(),
                 *slower_than,
-            )
+            )?;
+            check_json_matchers(&body, matchers, scope).map(|fields| format!("{seen}{fields}"))
         }
         ProbeKind::Pm2 {
             process,
@@ -141,46 +160,55 @@ async fn check(ctx: &ChaosContext, http: &reqwest::Client, probe: &Probe, round:
             let list = round.pm2(ctx).await?;
             check_pm2(&list, process, status, *min_restarts, *max_restarts)
         }
-        ProbeKind::Sql { query, expect } => {
-            let rows = invariants::sql(ctx.sut(), query)
-                .await
-                .map_err(|e| e.to_string())?;
-            let cell = rows
-                .first()
-                .and_then(|r| r.first())
-                .map(|c| c.trim().to_string());
-            match cell {
-                Some(c) if &c == expect => Ok(format!("first cell `{c}`")),
-                Some(c) => Err(format!("first cell `{c}` (expected `{expect}`)")),
-                None => Err(format!("no rows (expected `{expect}`)")),
-            }
+        ProbeKind::Sql {
+            data,
+            query,
+            expect,
+        } => {
+            let data = resolve_data(&ctx.sut().config, DataKind::Postgres, data.as_deref(), None)?;
+            let spec = ProbeSpec::Sql {
+                data,
+                query: query.clone(),
+            };
+            run_spec(ctx, &spec, Some(expect), scope, "first cell").await
         }
         ProbeKind::Redis {
+            data,
             service,
             command,
             expect,
         } => {
-            let data = redis_data(&ctx.sut().config, service)
-                .ok_or_else(|| format!("no redis data service in `{service}`"))?;
-            let argv: Vec<&str> = command.iter().map(String::as_str).collect();
-            let reply = invariants::redis(ctx.sut(), data, &argv)
-                .await
-                .map_err(|e| e.to_string())?;
-            if reply == *expect {
-                Ok(format!("reply `{reply}`"))
-            } else {
-                Err(format!(
-                    "reply `{}` (expected `{expect}`)",
-                    first_line(&reply)
-                ))
-            }
+            let data = resolve_data(
+                &ctx.sut().config,
+                DataKind::Redis,
+                data.as_deref(),
+                service.as_deref(),
+            )?;
+            let spec = ProbeSpec::Redis {
+                data,
+                command: command.clone(),
+            };
+            run_spec(ctx, &spec, Some(expect), scope, "reply").await
+        }
+        ProbeKind::Exec {
+            service,
+            command,
+            expect,
+        } => {
+            let spec = ProbeSpec::Exec {
+                service: service.clone(),
+                command: command.clone(),
+            };
+            run_spec(ctx, &spec, expect.as_ref(), scope, "output").await
         }
         ProbeKind::Journey { journey } => run_journey(ctx, journey, probe.timeout).await,
     }
 }
 
 async fn run_journey(ctx: &ChaosContext, name: &str, budget: Duration) -> Seen {
-    let defs = gauntlet_journeys::select(&[name.to_string()])
+    let catalog = gauntlet_journeys::Catalog::load(&ctx.sut().config).map_err(|e| e.to_string())?;
+    let defs = catalog
+        .select(&[name.to_string()])
         .map_err(|unknown| format!("unknown journey {}", unknown.join(", ")))?;
     let config = gauntlet_journeys::RunConfig {
         run_id: format!("chaos{}", rand::random::<u32>()),
@@ -208,6 +236,130 @@ async fn run_journey(ctx: &ChaosContext, name: &str, budget: Duration) -> Seen {
                 .unwrap_or_default();
             Err(format!("{other:?}{step}").to_lowercase())
         }
+    }
+}
+
+/// Runs a probe of the step format and judges its value by `expect`.
+async fn run_spec(
+    ctx: &ChaosContext,
+    spec: &ProbeSpec,
+    expect: Option<&Expectation>,
+    scope: &ExperimentScope,
+    what: &str,
+) -> Seen {
+    let mut s = scope.scope();
+    let started = Instant::now();
+    let reply = spec.run(ctx.sut(), &mut s).await;
+    let seen = Observed::probe(reply, started.elapsed());
+    if let Some(e) = &seen.error {
+        return Err(e.clone());
+    }
+    let text = shorten(first_line(&seen.text), 120);
+    match expect {
+        None => Ok(format!("{what} `{text}`")),
+        Some(e) => match e.matcher.check(seen.value.as_ref(), &mut s) {
+            Ok(()) => Ok(format!("{what} `{text}`")),
+            Err(m) => Err(format!("{what} `{text}`: {m}")),
+        },
+    }
+}
+
+/// The matchers of an HTTP probe's JSON pointers on a body already
+/// checked; `Ok` lists what each pointer holds.
+pub fn check_json_matchers(
+    body: &str,
+    matchers: &[(String, Expectation)],
+    scope: &ExperimentScope,
+) -> Seen {
+    if matchers.is_empty() {
+        return Ok(String::new());
+    }
+    let doc: Value =
+        serde_json::from_str(body).map_err(|_| format!("body is not JSON: {}", snippet(body)))?;
+    let mut s = scope.scope();
+    let mut seen = Vec::new();
+    for (pointer, expect) in matchers {
+        let found = doc.pointer(pointer);
+        expect
+            .matcher
+            .check(found, &mut s)
+            .map_err(|m| format!("{pointer}: {m}"))?;
+        seen.push(format!(
+            "{pointer}={}",
+            found.map(show).unwrap_or_else(|| "absent".into())
+        ));
+    }
+    Ok(format!(", {}", seen.join(", ")))
+}
+
+/// The `[data]` entry of `kind` a probe or action uses: the one named
+/// `data`, else the one running in `service`, else the project's only one
+/// (of several redis services, the one in the service `redis`; of several
+/// postgres services, the first). `Err` says why there is none.
+pub fn resolve_data(
+    config: &Config,
+    kind: DataKind,
+    data: Option<&str>,
+    service: Option<&str>,
+) -> Result<String, String> {
+    let source = config.describe_source();
+    let kind_name = match kind {
+        DataKind::Postgres => "postgres",
+        DataKind::Redis => "redis",
+    };
+    let of_kind: Vec<(&String, &gauntlet_harness::config::DataService)> =
+        config.data.iter().filter(|(_, d)| d.kind == kind).collect();
+    let names = || {
+        if of_kind.is_empty() {
+            "none".to_string()
+        } else {
+            of_kind
+                .iter()
+                .map(|(n, d)| format!("{n} (in {})", d.service))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    match (data, service) {
+        (Some(name), _) => match config.data.get(name) {
+            Some(d) if d.kind == kind => Ok(name.to_string()),
+            Some(_) => Err(format!(
+                "the data service `{name}` in [data] of {source} is not {kind_name}"
+            )),
+            None => Err(format!(
+                "[data] of {source} declares no data service `{name}` ({kind_name} data services: {})",
+                names()
+            )),
+        },
+        (None, Some(service)) => of_kind
+            .iter()
+            .find(|(_, d)| d.service == service)
+            .map(|(n, _)| n.to_string())
+            .ok_or_else(|| {
+                format!(
+                    "the service `{service}` is not declared in [data] of {source} as a \
+                     {kind_name} data service ({kind_name} data services: {})",
+                    names()
+                )
+            }),
+        (None, None) => match of_kind.as_slice() {
+            [] => Err(format!("[data] of {source} declares no {kind_name} data service")),
+            [(only, _)] => Ok(only.to_string()),
+            several => match kind {
+                DataKind::Redis => several
+                    .iter()
+                    .find(|(_, d)| d.service == "redis")
+                    .map(|(n, _)| n.to_string())
+                    .ok_or_else(|| {
+                        format!(
+                            "[data] of {source} declares several {kind_name} data services \
+                             ({}): name one with `data`",
+                            names()
+                        )
+                    }),
+                DataKind::Postgres => Ok(several[0].0.to_string()),
+            },
+        },
     }
 }
 
@@ -356,6 +508,23 @@ fn snippet(body: &str) -> String {
 
 fn first_line(text: &str) -> &str {
     text.trim().lines().next().unwrap_or("")
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() > max {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+/// The command as written.
+pub fn command_text(command: &[Template]) -> String {
+    command
+        .iter()
+        .map(Template::source)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

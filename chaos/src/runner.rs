@@ -11,7 +11,14 @@
 //!    (and any `expect_during_fault` probes) are polled every 100 ms;
 //! 5. after the fault ends the steady state is polled every 100 ms until it
 //!    holds for [`CONFIRM_ROUNDS`] rounds in a row, or the recovery timeout;
+//!    at the same time each `[after_fault]` probe is polled until it passes
+//!    or its deadline, and the `[accounting]` ids are read until every
+//!    published event is delivered or dead-lettered, or its deadline;
 //! 6. the writers stop and their ledger is reconciled with the system.
+//!
+//! `exec`, `publish` and `http` actions in the method are traffic, not
+//! faults: they neither open the fault window nor start the fault clock
+//! (an `exec` with `fault = true` does).
 //!
 //! The verdict passes only if every one of those steps did.
 
@@ -26,14 +33,17 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use tokio::sync::watch;
 
-use crate::experiment::{human, Action, Experiment, Probe, Step};
+use crate::accounting::{self, AccountingReport};
+use crate::experiment::{human, AccountingSpec, Action, AfterFault, Experiment, Probe, Step};
 use crate::faults;
 use crate::journal::{
-    ActionRecord, ActionStage, DuringFaultResult, EventKind, ExperimentReport, Journal, Phase,
-    ProbeResult, ProbeRole, Recovery, ThresholdResult, TimelineEvent, Verdict,
+    ActionRecord, ActionStage, AfterFaultResult, DuringFaultResult, EventKind, ExperimentReport,
+    Journal, Phase, ProbeResult, ProbeRole, Recovery, ThresholdResult, TimelineEvent, Verdict,
 };
 use crate::ledger::{self, WriteLedger, WriterConfig, Writers};
 use crate::probes::{self, Round};
+use crate::scope::ExperimentScope;
+use crate::workload;
 use crate::ChaosContext;
 
 /// Polling interval of the steady state during and after the fault.
@@ -44,6 +54,8 @@ pub const CONFIRM_ROUNDS: u32 = 3;
 /// Writers run this long before the first fault, so the ledger holds
 /// acknowledged writes from before it.
 pub const WRITERS_WARMUP: Duration = Duration::from_secs(2);
+/// How often `[accounting]` reads the delivered and dead-lettered ids.
+pub const ACCOUNTING_POLL: Duration = Duration::from_millis(500);
 
 /// Runs `exp` on the system of `ctx`; `on_event` sees each timeline event as
 /// it happens. Never fails: everything that goes wrong is in the verdict.
@@ -54,9 +66,12 @@ pub async fn run_experiment(
 ) -> ExperimentReport {
     let started_at = chrono::Utc::now();
     let start = Instant::now();
+    let scope = ExperimentScope::new(ctx, &exp.name);
     let run = Run {
         ctx,
         exp,
+        scope,
+        published: Mutex::new(Vec::new()),
         journal: Journal::new(start, on_event),
         http: probes::http_client(),
         reasons: Mutex::new(Vec::new()),
@@ -80,8 +95,15 @@ pub async fn run_experiment(
     };
     let mut threshold_results = Vec::new();
     let mut reconciliation = None;
-    run.run(&mut recovery, &mut threshold_results, &mut reconciliation)
-        .await;
+    let mut checks = AfterChecks::default();
+    run.run(
+        &mut recovery,
+        &mut threshold_results,
+        &mut reconciliation,
+        &mut checks,
+    )
+    .await;
+    let unique = run.scope.unique().to_string();
 
     let reasons = run.reasons.into_inner().unwrap_or_else(|e| e.into_inner());
     let during_fault = run.during.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -107,7 +129,17 @@ pub async fn run_experiment(
         threshold_results,
         writers: exp.writers.clone(),
         reconciliation,
+        unique,
+        after_fault: checks.after_fault,
+        accounting: checks.accounting,
     }
+}
+
+/// What the checks after the fault found.
+#[derive(Default)]
+struct AfterChecks {
+    after_fault: Vec<AfterFaultResult>,
+    accounting: Option<AccountingReport>,
 }
 
 /// Whether the fault is on, for `expect_during_fault` probes: a result
@@ -142,6 +174,10 @@ impl Window {
 struct Run<'a, 'e> {
     ctx: &'a ChaosContext,
     exp: &'a Experiment,
+    /// What the experiment's templates render against.
+    scope: ExperimentScope,
+    /// Ids of the events `publish` actions put in, in order.
+    published: Mutex<Vec<String>>,
     journal: Journal<'e>,
     http: reqwest::Client,
     reasons: Mutex<Vec<String>>,
@@ -170,6 +206,7 @@ impl Run<'_, '_> {
         recovery: &mut Recovery,
         thresholds: &mut Vec<ThresholdResult>,
         reconciliation: &mut Option<ledger::Reconciliation>,
+        checks: &mut AfterChecks,
     ) {
         let problems = check_stack(self.ctx, self.exp).await;
         if !problems.is_empty() {
@@ -223,11 +260,28 @@ impl Run<'_, '_> {
         recovery.fault_end_ms = Some(times.end_ms);
         self.judge_during_fault(times.start_ms.is_some());
 
-        // 5. Recovery.
-        if times.start_ms.is_some() {
-            self.recover(&times, recovery).await;
-            *thresholds = self.thresholds(recovery);
-        }
+        // 5. Recovery, with the checks after the fault.
+        let recovered = async {
+            if times.start_ms.is_some() {
+                self.recover(&times, recovery).await;
+                *thresholds = self.thresholds(recovery);
+            }
+        };
+        let after_fault = async {
+            match &self.exp.after_fault {
+                Some(a) => self.after_fault(a, &times).await,
+                None => Vec::new(),
+            }
+        };
+        let accounted = async {
+            match &self.exp.accounting {
+                Some(spec) => Some(self.account(spec, &times).await),
+                None => None,
+            }
+        };
+        let ((), after, accounting) = tokio::join!(recovered, after_fault, accounted);
+        checks.after_fault = after;
+        checks.accounting = accounting;
         recovery.first_failed_probe_ms =
             *self.first_failed.lock().unwrap_or_else(|e| e.into_inner());
 
@@ -299,11 +353,11 @@ impl Run<'_, '_> {
         for (i, step) in self.exp.method.iter().enumerate() {
             if is_repair(&step.action) {
                 self.before_removal().await;
-            } else if !matches!(step.action, Action::Sleep) {
+            } else if is_fault(&step.action) {
                 self.window.open();
             }
             let at = self.journal.now_ms();
-            if !matches!(step.action, Action::Sleep) && !is_repair(&step.action) {
+            if is_fault(&step.action) {
                 start_ms.get_or_insert(at);
             }
             match self.act(ActionStage::Method, step).await {
@@ -364,6 +418,9 @@ impl Run<'_, '_> {
         let end_ms = self.journal.ms_of(end);
         let detail = match start_ms {
             Some(_) => "every fault removed; recovery is timed from here".to_string(),
+            None if !aborted && !self.exp.method.iter().any(|s| is_fault(&s.action)) => {
+                "the method is done (it has no fault)".to_string()
+            }
             None => "no fault was injected".to_string(),
         };
         self.journal.event_at(end_ms, EventKind::FaultEnd, detail);
@@ -410,6 +467,33 @@ impl Run<'_, '_> {
             detail,
             millis: started.elapsed().as_millis() as u64,
         };
+        if let Some(result) = self.work(&step.action).await {
+            return match result {
+                Ok(done) => {
+                    self.published
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(done.ids);
+                    self.journal.event_at(
+                        at_ms,
+                        EventKind::ActionDone,
+                        format!("{described}: {}", done.detail),
+                    );
+                    self.journal.action(record(true, true, done.detail));
+                    Ok(())
+                }
+                Err(e) => {
+                    self.journal.event_at(
+                        at_ms,
+                        EventKind::ActionFailed,
+                        format!("{described}: {e}"),
+                    );
+                    self.fail(format!("action failed: {described}: {e}"));
+                    self.journal.action(record(false, false, e));
+                    Err(false)
+                }
+            };
+        }
         let applied = match faults::apply(self.ctx, &step.action).await {
             Ok(a) => a,
             Err(faults::NotApplied { message: e, partly }) => {
@@ -442,6 +526,162 @@ impl Run<'_, '_> {
         }
     }
 
+    /// Runs an `exec`, `publish` or `http` action; `None` for the others
+    /// (faults, done by [`faults`]).
+    async fn work(&self, action: &Action) -> Option<Result<workload::Done, String>> {
+        Some(match action {
+            Action::Exec {
+                service,
+                command,
+                expect_exit,
+                ..
+            } => workload::exec(self.ctx, service, command, *expect_exit, &self.scope).await,
+            Action::Publish(spec) => workload::publish(self.ctx, spec, &self.scope).await,
+            Action::Http(h) => workload::http(self.ctx, &self.http, h, &self.scope).await,
+            _ => return None,
+        })
+    }
+
+    /// Polls each `[after_fault]` probe from the end of the fault until it
+    /// passes once, or `within` is over.
+    async fn after_fault(&self, spec: &AfterFault, times: &FaultTimes) -> Vec<AfterFaultResult> {
+        join_all(
+            spec.probes
+                .iter()
+                .map(|probe| self.after_fault_probe(probe, spec, times)),
+        )
+        .await
+    }
+
+    async fn after_fault_probe(
+        &self,
+        probe: &Probe,
+        spec: &AfterFault,
+        times: &FaultTimes,
+    ) -> AfterFaultResult {
+        let deadline = times.end + spec.within;
+        let mut result = AfterFaultResult {
+            probe: probe.name.clone(),
+            passed: false,
+            took_ms: None,
+            within_ms: spec.within.as_millis() as u64,
+            evaluations: 0,
+            last_observation: None,
+        };
+        loop {
+            let began = Instant::now();
+            let outcome =
+                probes::evaluate(self.ctx, &self.http, probe, &Round::new(), &self.scope).await;
+            let at_ms = self.journal.now_ms();
+            result.evaluations += 1;
+            result.last_observation = Some(outcome.observation.clone());
+            self.journal.probe(ProbeResult {
+                at_ms,
+                phase: Phase::AfterFault,
+                role: ProbeRole::AfterFault,
+                probe: probe.name.clone(),
+                ok: outcome.ok,
+                observation: outcome.observation.clone(),
+                millis: outcome.millis,
+            });
+            // Only a result seen in time counts.
+            if outcome.ok && Instant::now() <= deadline {
+                let took = at_ms.saturating_sub(times.end_ms);
+                result.passed = true;
+                result.took_ms = Some(took);
+                self.journal.event_at(
+                    at_ms,
+                    EventKind::AfterFaultPassed,
+                    format!(
+                        "{}: passed {:.3} s after the fault ended: {}",
+                        probe.name,
+                        took as f64 / 1000.0,
+                        outcome.observation
+                    ),
+                );
+                return result;
+            }
+            if Instant::now() >= deadline {
+                let detail = format!(
+                    "{}: not passed within {} of the fault's end ({} tries): {}",
+                    probe.name,
+                    human(spec.within),
+                    result.evaluations,
+                    outcome.observation
+                );
+                self.journal.event(EventKind::AfterFaultMissed, &detail);
+                self.fail(format!("after the fault: {detail}"));
+                return result;
+            }
+            let pause = spec.every.saturating_sub(began.elapsed());
+            tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+
+    /// Reads the delivered and dead-lettered ids until every published
+    /// event is in one of them, or the deadline; then the verdict.
+    async fn account(&self, spec: &AccountingSpec, times: &FaultTimes) -> AccountingReport {
+        let published = self
+            .published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let deadline = times.end + spec.within;
+        let (tally, settled_ms, error) = loop {
+            let began = Instant::now();
+            let read = async {
+                let delivered = accounting::read_ids(
+                    self.ctx,
+                    &self.http,
+                    &spec.delivered,
+                    &spec.id_field,
+                    &self.scope,
+                )
+                .await
+                .map_err(|e| format!("delivered ({}): {e}", spec.delivered.describe()))?;
+                let dead = match &spec.dead_letter {
+                    Some(source) => accounting::read_ids(
+                        self.ctx,
+                        &self.http,
+                        source,
+                        &spec.id_field,
+                        &self.scope,
+                    )
+                    .await
+                    .map_err(|e| format!("dead letters ({}): {e}", source.describe()))?,
+                    None => Vec::new(),
+                };
+                Ok::<_, String>(accounting::tally(&published, &delivered, &dead))
+            }
+            .await;
+            let at_ms = self.journal.now_ms();
+            let late = Instant::now() >= deadline;
+            match read {
+                Ok(t) if t.lost.is_empty() => {
+                    break (t, Some(at_ms.saturating_sub(times.end_ms)), None)
+                }
+                Ok(t) if late => break (t, None, None),
+                Err(e) if late => break (accounting::tally(&published, &[], &[]), None, Some(e)),
+                _ => {}
+            }
+            tokio::time::sleep(ACCOUNTING_POLL.saturating_sub(began.elapsed())).await;
+        };
+        let mut report = AccountingReport::new(spec, &tally, settled_ms, error);
+        if !report.passed && report.lost > 0 {
+            if let Some(p) = &spec.pending {
+                report.pending = Some(accounting::pending(self.ctx, p, &self.scope).await);
+            }
+        }
+        let line = report.summary_line();
+        if report.passed {
+            self.journal.event(EventKind::AccountingPassed, &line);
+        } else {
+            self.journal.event(EventKind::AccountingFailed, &line);
+            self.fail(line);
+        }
+        report
+    }
+
     /// Just before a fault is removed: `expect_during_fault` probes not yet
     /// seen get one more look, so a short fault is observed at least once.
     async fn before_removal(&self) {
@@ -472,7 +712,7 @@ impl Run<'_, '_> {
         let Some(epoch) = self.window.current() else {
             return;
         };
-        let outcome = probes::evaluate(self.ctx, &self.http, probe, round).await;
+        let outcome = probes::evaluate(self.ctx, &self.http, probe, round, &self.scope).await;
         let at_ms = self.journal.now_ms();
         // Only while the same fault was on from start to finish.
         let counts = self.window.current() == Some(epoch);
@@ -567,7 +807,7 @@ impl Run<'_, '_> {
     /// the first failure after the fault started.
     async fn steady_round_with(&self, phase: Phase, round: &Round) -> (bool, Vec<String>) {
         let outcomes = join_all(self.exp.steady_state.iter().map(|p| async move {
-            let o = probes::evaluate(self.ctx, &self.http, p, round).await;
+            let o = probes::evaluate(self.ctx, &self.http, p, round, &self.scope).await;
             (p, o, self.journal.now_ms())
         }))
         .await;
@@ -710,6 +950,12 @@ fn is_repair(action: &Action) -> bool {
             | Action::RemoveToxic { .. }
             | Action::ProxyUp { .. }
     )
+}
+
+/// Actions that break something: they open the fault window and start the
+/// fault clock (not sleeps, repairs or traffic).
+fn is_fault(action: &Action) -> bool {
+    !matches!(action, Action::Sleep) && !is_repair(action) && !action.is_traffic()
 }
 
 /// True if `repair` is the same action as the pending undo `undo`.

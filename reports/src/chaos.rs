@@ -1,7 +1,7 @@
 //! Renderers for `gauntlet chaos`: JUnit XML (one testsuite per experiment;
-//! testcases for the steady state before, each fault and rollback, the
-//! recovery and the write ledger) and a Markdown summary with each
-//! experiment's recovery time and ledger counts.
+//! testcases for the verdict, the recovery, the write ledger, each
+//! `[after_fault]` check and the stream accounting) and a Markdown summary
+//! with each experiment's recovery time, ledger and accounting counts.
 
 use std::time::Duration;
 
@@ -66,6 +66,47 @@ pub fn chaos_junit_xml(reports: &[ExperimentReport]) -> String {
             case.set_classname(format!("chaos.{}", r.name));
             suite.add_test_case(case);
         }
+        for check in &r.after_fault {
+            let mut case = TestCase::new(
+                format!(
+                    "after the fault: {} (within {:.1} s)",
+                    check.probe,
+                    check.within_ms as f64 / 1000.0
+                ),
+                if check.passed {
+                    TestCaseStatus::success()
+                } else {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(format!(
+                        "not passed within {:.1} s of the fault's end: {}",
+                        check.within_ms as f64 / 1000.0,
+                        check.last_observation.clone().unwrap_or_default()
+                    ));
+                    s.set_type("after_fault");
+                    s
+                },
+            );
+            if let Some(ms) = check.took_ms {
+                case.set_time(Duration::from_millis(ms));
+            }
+            case.set_classname(format!("chaos.{}", r.name));
+            suite.add_test_case(case);
+        }
+        if let Some(accounting) = &r.accounting {
+            let mut case = TestCase::new(
+                "every event delivered or dead-lettered",
+                if accounting.passed {
+                    TestCaseStatus::success()
+                } else {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(accounting.summary_line());
+                    s.set_type("accounting");
+                    s
+                },
+            );
+            case.set_classname(format!("chaos.{}", r.name));
+            suite.add_test_case(case);
+        }
         junit.add_test_suite(suite);
     }
     junit.to_string().expect("JUnit serialises")
@@ -99,6 +140,42 @@ pub fn chaos_summary_markdown(reports: &[ExperimentReport]) -> String {
                 .map(|l| escape(&l.summary_line()))
                 .unwrap_or_else(|| "–".into())
         ));
+    }
+    let checked: Vec<&ExperimentReport> = reports
+        .iter()
+        .filter(|r| r.accounting.is_some() || !r.after_fault.is_empty())
+        .collect();
+    if !checked.is_empty() {
+        out.push_str("\n| experiment | after the fault | accounting |\n|---|---|---|\n");
+        for r in checked {
+            let after = if r.after_fault.is_empty() {
+                "–".to_string()
+            } else {
+                r.after_fault
+                    .iter()
+                    .map(|a| match (a.passed, a.took_ms) {
+                        (true, Some(ms)) => {
+                            format!("✅ {} in {:.1} s", escape(&a.probe), ms as f64 / 1000.0)
+                        }
+                        _ => format!(
+                            "❌ {} not within {:.1} s",
+                            escape(&a.probe),
+                            a.within_ms as f64 / 1000.0
+                        ),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                escape(&r.name),
+                after,
+                r.accounting
+                    .as_ref()
+                    .map(|a| escape(&a.counts_line()))
+                    .unwrap_or_else(|| "–".into())
+            ));
+        }
     }
     for r in reports.iter().filter(|r| !r.passed()) {
         out.push_str(&format!("\n### {} failed\n\n", escape(&r.name)));

@@ -1307,8 +1307,9 @@ path = "/spare"
         assert_eq!(publish.expect.json.len(), 1);
         let stats = &p.templates["stats"];
         assert_eq!(
-            stats.request.endpoint, None,
-            "the project's primary endpoint"
+            stats.request.endpoint.as_deref(),
+            Some("api"),
+            "the project's default endpoint, resolved when the file loads"
         );
         assert_eq!(stats.request.timeout, Duration::from_secs(2));
         assert_eq!(

@@ -652,7 +652,11 @@ impl Drill<'_> {
 
     /// Every journey against the restored database; RTO ends when they pass.
     async fn journeys(&mut self, disaster: Instant) -> Step<()> {
-        let defs = gauntlet_journeys::select(&[]).map_err(|u| format!("unknown journeys {u:?}"))?;
+        let catalog = gauntlet_journeys::Catalog::load(&self.ctx.sut().config)
+            .map_err(|e| e.to_string())?;
+        let defs = catalog
+            .select(&[])
+            .map_err(|u| format!("unknown journeys {u:?}"))?;
         let config = gauntlet_journeys::RunConfig {
             run_id: format!("drill{}", rand::random::<u32>()),
             seed: self.config.seed,

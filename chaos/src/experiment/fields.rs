@@ -112,6 +112,14 @@ impl<'a> Fields<'a> {
         self.src.at(span, format!("{}: {message}", self.what))
     }
 
+    /// The span of `key`'s value, or of the table when it is absent.
+    pub fn span_of(&self, key: &str) -> Range<usize> {
+        self.map
+            .get(key)
+            .map(|(_, v)| v.span())
+            .unwrap_or(self.span.clone())
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }
@@ -153,25 +161,6 @@ impl<'a> Fields<'a> {
                 span.unwrap_or(self.span.clone()),
                 format!("`{key}` = \"{value}\" is not a name (letters, digits, - _ .)"),
             ))
-        }
-    }
-
-    /// A string, integer or boolean, compared as text.
-    pub fn scalar_text(&mut self, key: &str) -> Result<Option<String>, ExperimentError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(v) => match v.get_ref() {
-                Value::String(s) => Ok(Some(s.clone())),
-                Value::Integer(n) => Ok(Some(n.to_string())),
-                Value::Boolean(b) => Ok(Some(if *b { "t" } else { "f" }.to_string())),
-                other => Err(self.err(
-                    v.span(),
-                    format!(
-                        "`{key}` must be a string or a number, found {}",
-                        other.type_str()
-                    ),
-                )),
-            },
         }
     }
 

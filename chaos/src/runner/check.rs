@@ -7,17 +7,19 @@ use std::collections::BTreeSet;
 
 use gauntlet_harness::config::{Config, DataKind};
 
-use crate::experiment::{Action, Experiment, ProbeKind};
+use crate::experiment::{Action, Experiment, IdSource, ProbeKind};
 use crate::names::{ADMIN_TOKEN, API, SINK, TOXIPROXY, WEBHOOK_SECRET};
-use crate::probes::redis_data;
+use crate::probes::resolve_data;
+use crate::workload::default_endpoint;
 use crate::ChaosContext;
 
 /// What the experiment needs from the project file, each only if the
-/// experiment uses it: PM2 (PM2 actions and probes), each HTTP probe's
-/// endpoint, a postgres data service (SQL probes), a redis data service in
-/// each Redis probe's service, the `toxiproxy` endpoint (fault-proxy
-/// actions), the `api` and `sink` endpoints and the secrets the writers
-/// send. Each problem names the experiment and what is missing where.
+/// experiment uses it: PM2 (PM2 actions and probes), each HTTP probe's and
+/// `http` action's endpoint, the data service each SQL or Redis probe,
+/// `publish` and `[accounting]` source reads or writes, the `toxiproxy`
+/// endpoint (fault-proxy actions), the `api` and `sink` endpoints and the
+/// secrets the writers send, and every secret a template names. Each
+/// problem names the experiment and what is missing where.
 pub fn check_config(exp: &Experiment, config: &Config) -> Vec<String> {
     let who = match &exp.path {
         Some(path) => format!("experiment `{}` ({})", exp.name, path.display()),
@@ -27,7 +29,16 @@ pub fn check_config(exp: &Experiment, config: &Config) -> Vec<String> {
     let endpoints = || join(config.endpoints.keys().map(String::as_str));
     let mut problems = BTreeSet::new();
     let steps = exp.method.iter().chain(&exp.rollbacks);
-    let probes = exp.steady_state.iter().chain(&exp.expect_during_fault);
+    let after: &[crate::experiment::Probe] = exp
+        .after_fault
+        .as_ref()
+        .map(|a| a.probes.as_slice())
+        .unwrap_or_default();
+    let probes = exp
+        .steady_state
+        .iter()
+        .chain(&exp.expect_during_fault)
+        .chain(after);
 
     let uses_pm2 = steps.clone().any(|s| s.action.uses_pm2())
         || probes
@@ -38,39 +49,145 @@ pub fn check_config(exp: &Experiment, config: &Config) -> Vec<String> {
             problems.insert(e.to_string());
         }
     }
+    let endpoint = |user: String, name: &str| {
+        (!config.endpoints.contains_key(name)).then(|| {
+            format!(
+                "{who}: {user} uses the endpoint `{name}`, which {source} does not declare \
+                 (endpoints: {})",
+                endpoints()
+            )
+        })
+    };
+    for probe in probes.clone() {
+        if let ProbeKind::Journey { journey } = &probe.kind {
+            match gauntlet_journeys::Catalog::load(config) {
+                Err(e) => {
+                    problems.insert(format!("{who}: probe `{}`: {e}", probe.name));
+                }
+                Ok(catalog) if !catalog.names().contains(&journey.as_str()) => {
+                    problems.insert(format!(
+                        "{who}: probe `{}`: unknown journey `{journey}`; journeys of {source}: {}",
+                        probe.name,
+                        join(catalog.names().into_iter())
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+        if let ProbeKind::Http { endpoint: e, .. } = &probe.kind {
+            match (e, default_endpoint(config)) {
+                (Some(e), _) => problems.extend(endpoint(format!("probe `{}`", probe.name), e)),
+                (None, Some(_)) => {}
+                (None, None) => {
+                    problems.insert(format!(
+                        "{who}: probe `{}` names no `endpoint`, and {source} has no default \
+                         one (no identity endpoint, no `api`, and not exactly one endpoint; \
+                         endpoints: {})",
+                        probe.name,
+                        endpoints()
+                    ));
+                }
+            }
+        }
+    }
+    for step in steps.clone() {
+        if let Action::Http(h) = &step.action {
+            match (&h.request.endpoint, default_endpoint(config)) {
+                (Some(e), _) => {
+                    problems.extend(endpoint(
+                        format!("line {}: http {}", step.line, h.describe()),
+                        e,
+                    ));
+                }
+                (None, Some(_)) => {}
+                (None, None) => {
+                    problems.insert(format!(
+                        "{who}: line {}: http {} names no `endpoint`, and {source} has no \
+                         default one (no identity endpoint, no `api`, and not exactly one \
+                         endpoint; endpoints: {})",
+                        step.line,
+                        h.describe(),
+                        endpoints()
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(a) = &exp.accounting {
+        for (what, s) in std::iter::once(("delivered", &a.delivered))
+            .chain(a.dead_letter.as_ref().map(|d| ("dead_letter", d)))
+        {
+            if let IdSource::Http { endpoint: e, .. } = s {
+                problems.extend(endpoint(format!("[accounting] {what}"), e));
+            }
+        }
+    }
+
+    let data = |user: String, kind: DataKind, name: Option<&str>, service: Option<&str>| {
+        resolve_data(config, kind, name, service)
+            .err()
+            .map(|e| format!("{who}: {user}: {e}"))
+    };
     for probe in probes {
         match &probe.kind {
-            ProbeKind::Http { endpoint, .. } if !config.endpoints.contains_key(endpoint) => {
-                problems.insert(format!(
-                    "{who}: probe `{}` uses the endpoint `{endpoint}`, which {source} does not \
-                     declare (endpoints: {})",
-                    probe.name,
-                    endpoints()
-                ));
-            }
-            ProbeKind::Sql { .. } if config.data_service(DataKind::Postgres).is_none() => {
-                problems.insert(format!(
-                    "{who}: probe `{}` runs SQL, but [data] of {source} declares no postgres \
-                     data service",
-                    probe.name
-                ));
-            }
-            ProbeKind::Redis { service, .. } if redis_data(config, service).is_none() => {
-                let redis = config
-                    .data
-                    .values()
-                    .filter(|d| d.kind == DataKind::Redis)
-                    .map(|d| d.service.as_str());
-                problems.insert(format!(
-                    "{who}: probe `{}` runs redis-cli in the service `{service}`, which [data] \
-                     of {source} does not declare as a redis data service (redis services: {})",
-                    probe.name,
-                    join(redis)
-                ));
-            }
+            ProbeKind::Sql { data: d, .. } => problems.extend(data(
+                format!("probe `{}` runs SQL", probe.name),
+                DataKind::Postgres,
+                d.as_deref(),
+                None,
+            )),
+            ProbeKind::Redis {
+                data: d, service, ..
+            } => problems.extend(data(
+                format!("probe `{}` runs redis-cli", probe.name),
+                DataKind::Redis,
+                d.as_deref(),
+                service.as_deref(),
+            )),
             _ => {}
         }
     }
+    for step in steps.clone() {
+        if let Action::Publish(p) = &step.action {
+            let kind = if p.into.is_redis() {
+                DataKind::Redis
+            } else {
+                DataKind::Postgres
+            };
+            problems.extend(data(
+                format!("line {}: {}", step.line, step.action),
+                kind,
+                p.data.as_deref(),
+                None,
+            ));
+        }
+    }
+    if let Some(a) = &exp.accounting {
+        for (what, s) in std::iter::once(("delivered", &a.delivered))
+            .chain(a.dead_letter.as_ref().map(|d| ("dead_letter", d)))
+        {
+            let user = format!("[accounting] {what} reads {}", s.describe());
+            match s {
+                IdSource::Sql { data: d, .. } => {
+                    problems.extend(data(user, DataKind::Postgres, d.as_deref(), None))
+                }
+                other => {
+                    if let Some(d) = other.redis_data() {
+                        problems.extend(data(user, DataKind::Redis, d, None));
+                    }
+                }
+            }
+        }
+        if let Some(p) = &a.pending {
+            problems.extend(data(
+                "[accounting] pending reads XPENDING".to_string(),
+                DataKind::Redis,
+                p.data.as_deref(),
+                None,
+            ));
+        }
+    }
+
     if steps.clone().any(|s| s.action.proxy().is_some())
         && !config.endpoints.contains_key(TOXIPROXY)
     {
@@ -106,6 +223,15 @@ pub fn check_config(exp: &Experiment, config: &Config) -> Vec<String> {
             }
         }
     }
+    for secret in &exp.secrets {
+        if !config.secrets.contains_key(secret) {
+            problems.insert(format!(
+                "{who}: a template names `{{{{secret.{secret}}}}}`, which [secrets] of {source} \
+                 does not declare (secrets: {})",
+                join(config.secrets.keys().map(String::as_str))
+            ));
+        }
+    }
     problems.into_iter().collect()
 }
 
@@ -139,14 +265,37 @@ pub async fn check_stack(ctx: &ChaosContext, exp: &Experiment) -> Vec<String> {
     let mut problems = BTreeSet::new();
     let steps = exp.method.iter().chain(&exp.rollbacks);
 
+    let file = exp
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| exp.name.clone());
+    let after: &[crate::experiment::Probe] = exp
+        .after_fault
+        .as_ref()
+        .map(|a| a.probes.as_slice())
+        .unwrap_or_default();
+    for probe in exp
+        .steady_state
+        .iter()
+        .chain(&exp.expect_during_fault)
+        .chain(after)
+    {
+        if let ProbeKind::Exec { service, .. } = &probe.kind {
+            if !services.contains(&service.as_str()) {
+                problems.insert(format!(
+                    "{file}: probe `{}` runs a command in the service `{service}`, which {} \
+                     does not have (services: {})",
+                    probe.name,
+                    compose.path.display(),
+                    services.join(", ")
+                ));
+            }
+        }
+    }
     for step in steps.clone() {
         if let Some(service) = step.action.service() {
             if !services.contains(&service) {
-                let file = exp
-                    .path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| exp.name.clone());
                 problems.insert(format!(
                     "{file}:{}: {} names service `{service}`, which {} does not have \
                      (services: {})",
@@ -253,6 +402,28 @@ mod tests {
     }
 
     #[test]
+    fn a_journey_probe_names_a_journey_of_the_project() {
+        let (dir, config) = foreign();
+        std::fs::create_dir(dir.path().join("journeys")).unwrap();
+        std::fs::write(dir.path().join("journeys/visit.toml"), "[[step]]\npath = \"/\"\n").unwrap();
+        let probe = |name: &str| {
+            experiment(
+                "j",
+                &format!(
+                    "title = \"t\"\n[steady_state]\nprobes = [ {{ journey = \"{name}\" }} ]\n\
+                     [[method]]\naction = \"kill_container\"\nservice = \"cache\"\n"
+                ),
+            )
+        };
+        assert!(check_experiments(&[probe("visit")], &config).is_ok());
+        let err = check_experiments(&[probe("shopper")], &config).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown journey `shopper`; journeys of") && err.contains(": visit"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_experiment_that_needs_pm2_is_refused_without_it_naming_both() {
         let (_dir, config) = foreign();
         let exp = experiment(
@@ -276,6 +447,7 @@ mod tests {
             "plain",
             "title = \"t\"\n[steady_state]\nprobes = [\n\
              { http = \"/\", endpoint = \"web\" },\n\
+             { http = \"/health\" },\n\
              { redis = \"PING\", expect = \"PONG\", service = \"cache\" },\n]\n\
              [[method]]\naction = \"kill_container\"\nservice = \"cache\"\n",
         );
@@ -284,9 +456,9 @@ mod tests {
         let needy = experiment(
             "needy",
             "title = \"t\"\n[steady_state]\nprobes = [\n\
-             { http = \"/api/healthz\" },\n\
+             { http = \"/api/healthz\", endpoint = \"api\" },\n\
              { sql = \"SELECT 1\", expect = \"1\" },\n\
-             { redis = \"PING\", expect = \"PONG\" },\n]\n\
+             { redis = \"PING\", expect = \"PONG\", service = \"redis\" },\n]\n\
              [[method]]\naction = \"proxy_down\"\nproxy = \"db\"\n\
              [writers]\ncheckouts_per_sec = 1\nwebhooks_per_sec = 1\n",
         );
@@ -294,7 +466,7 @@ mod tests {
         for missing in [
             "uses the endpoint `api`, which",
             "declares no postgres data service",
-            "runs redis-cli in the service `redis`",
+            "runs redis-cli: the service `redis` is not declared in [data]",
             "declares no endpoint `toxiproxy`",
             "need the endpoint `sink`",
             "need the secret `admin_token`",
@@ -308,5 +480,82 @@ mod tests {
                 .all(|l| l.starts_with("experiment `needy`")),
             "{problems}"
         );
+    }
+
+    #[test]
+    fn the_new_actions_probes_and_checks_need_only_what_they_use() {
+        let (_dir, config) = foreign();
+        // A redis probe without `data` or `service` uses the only redis
+        // data service; publish, http and accounting likewise.
+        let plain = experiment(
+            "plain",
+            r#"title = "t"
+[steady_state]
+probes = [
+  { redis = ["XLEN", "events"], expect = { ge = 0 } },
+  { exec = ["true"], service = "web" },
+  { http = "/health", endpoint = "web", json = { "/status" = "ok" } },
+]
+[[method]]
+action = "publish"
+stream = "events"
+fields = { id = "{{unique}}-{{index}}" }
+count = 3
+[[method]]
+action = "http"
+method = "POST"
+path = "/hits"
+[[method]]
+action = "exec"
+service = "web"
+command = ["true"]
+[after_fault]
+within = "10s"
+probes = [ { redis = "PING", expect = "PONG", data = "cache" } ]
+[accounting]
+delivered = { redis = "set", key = "done" }
+dead_letter = { redis = "list", key = "dead", field = "id" }
+within = "5s"
+pending = { group = "g", stream = "events" }
+"#,
+        );
+        assert_eq!(check_config(&plain, &config), Vec::<String>::new());
+
+        let needy = experiment(
+            "needy",
+            r#"title = "t"
+[steady_state]
+probes = [ { http = "/", endpoint = "web" } ]
+[[method]]
+action = "publish"
+table = "events"
+row = { id = "{{unique}}" }
+[[method]]
+action = "http"
+endpoint = "api"
+path = "/x"
+headers = { x-token = "{{secret.nope}}" }
+[after_fault]
+within = "10s"
+probes = [ { sql = "SELECT 1", expect = { ge = 1 } }, { redis = "PING", expect = "PONG", data = "other" } ]
+[accounting]
+delivered = { http = "/delivered", endpoint = "sink", pointer = "/ids" }
+dead_letter = { sql = "SELECT id FROM dead" }
+within = "5s"
+"#,
+        );
+        let problems = check_config(&needy, &config).join("\n");
+        for missing in [
+            "line 4: publish 1 event into table events: [data] of",
+            "line 8: http GET /x on api uses the endpoint `api`, which",
+            "[accounting] delivered uses the endpoint `sink`",
+            "[accounting] dead_letter reads sql SELECT id FROM dead: [data] of",
+            "probe `sql SELECT 1 >= 1` runs SQL",
+            "declares no data service `other`",
+            "a template names `{{secret.nope}}`",
+        ] {
+            assert!(problems.contains(missing), "{missing}: {problems}");
+        }
+        assert_eq!(problems.lines().count(), 7, "{problems}");
     }
 }

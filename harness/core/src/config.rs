@@ -285,6 +285,23 @@ impl Overrides {
 }
 
 impl Config {
+    /// The endpoint of requests that name none (journey steps, probes,
+    /// `--target`): the identity's endpoint, else `api` if declared, else
+    /// the only endpoint; `None` when several are declared and none of
+    /// these rules picks one.
+    pub fn default_endpoint(&self) -> Option<String> {
+        if let Some(identity) = &self.identity {
+            return Some(identity.endpoint.clone());
+        }
+        if self.endpoints.contains_key("api") {
+            return Some("api".into());
+        }
+        match self.endpoints.keys().collect::<Vec<_>>().as_slice() {
+            [only] => Some(only.to_string()),
+            _ => None,
+        }
+    }
+
     /// Finds the project file and loads every layer.
     ///
     /// - `--config FILE`: that file.

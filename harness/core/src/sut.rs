@@ -176,17 +176,10 @@ impl Sut {
         }
     }
 
-    /// The name `--target` stands for, and the endpoint of journey steps
-    /// that name none: the identity's endpoint, else `api` if declared,
-    /// else the first endpoint declared.
+    /// The name `--target` stands for: [`Config::default_endpoint`], else
+    /// `api`.
     pub fn primary_endpoint(config: &Config) -> String {
-        if let Some(identity) = &config.identity {
-            return identity.endpoint.clone();
-        }
-        if config.endpoints.contains_key("api") || config.endpoints.is_empty() {
-            return "api".into();
-        }
-        config.endpoints.keys().next().cloned().unwrap_or_else(|| "api".into())
+        config.default_endpoint().unwrap_or_else(|| "api".into())
     }
 
     /// When the project declares an identity, proves the endpoint is that

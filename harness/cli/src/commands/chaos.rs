@@ -42,10 +42,13 @@ pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
     gauntlet_chaos::check_experiments(&experiments, config)?;
 
     let (source, run_id) = match &args.run_id {
+        // A fresh seed unless one is given: the ids experiments publish
+        // (`{{unique}}`) derive from it, so a rerun on the same stack never
+        // repeats them, and `--seed` reproduces them.
         Some(existing) => (
             Source::Existing {
                 run: Some(existing.clone()),
-                seed: args.run.seed,
+                seed: Some(args.run.seed.unwrap_or_else(rand::random)),
             },
             existing.clone(),
         ),
@@ -149,11 +152,18 @@ fn print_table(reports: &[ExperimentReport]) {
     let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|r| {
-            let ledger = r
-                .reconciliation
-                .as_ref()
-                .map(|l| l.summary_line())
-                .unwrap_or_else(|| "-".into());
+            let ledger = [
+                r.reconciliation.as_ref().map(|l| l.summary_line()),
+                r.accounting.as_ref().map(|a| a.counts_line()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
+            let ledger = if ledger.is_empty() {
+                "-".to_string()
+            } else {
+                ledger.join("; ")
+            };
             vec![
                 r.name.clone(),
                 if r.passed() { "passed" } else { "FAILED" }.to_string(),

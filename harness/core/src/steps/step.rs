@@ -137,7 +137,8 @@ pub struct Context<'a> {
     pub text: &'a str,
     pub known: Known,
     pub config: &'a Config,
-    /// Endpoint of steps that name none.
+    /// Endpoint of steps that name none (the file's, else the project's
+    /// [`Config::default_endpoint`]).
     pub default_endpoint: Option<String>,
 }
 
@@ -156,7 +157,7 @@ impl<'a> Context<'a> {
             text,
             known: Known::new(config.secrets.keys().cloned()),
             config,
-            default_endpoint: None,
+            default_endpoint: config.default_endpoint(),
         }
     }
 
@@ -378,6 +379,16 @@ impl<'a> Context<'a> {
                     ));
                 }
                 Some(name.clone())
+            }
+            None if self.default_endpoint.is_none() && self.config.endpoints.len() > 1 => {
+                return Err(Problem::at(
+                    offset,
+                    format!(
+                        "name the `endpoint`: gauntlet.toml declares several ({}), none is `api` \
+                         and [identity] names none",
+                        self.config.endpoints.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ))
             }
             None => self.default_endpoint.clone(),
         };
