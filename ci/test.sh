@@ -22,6 +22,7 @@ stamp "images"
 # Build the stack's images once, so parallel tests never race to build them.
 target/debug/gauntlet build --system-bin target/debug/gauntlet-system
 target/debug/gauntlet --config examples/python-counter/gauntlet.toml build
+target/debug/gauntlet --config examples/node-relay/gauntlet.toml build
 
 stamp "tests"
 cargo nextest run --workspace --locked --profile ci --run-ignored all

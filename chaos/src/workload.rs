@@ -10,7 +10,6 @@ use gauntlet_harness::config::{Config, DataKind};
 use gauntlet_harness::invariants;
 use gauntlet_harness::steps::template::as_text;
 use gauntlet_harness::steps::{Scope, Template};
-use gauntlet_harness::sut::Sut;
 use serde_json::{Map, Value};
 
 use crate::experiment::{FieldValue, HttpAction, PublishInto, PublishSpec};
