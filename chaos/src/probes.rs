@@ -123,6 +123,9 @@ async fn check(
                 .endpoint(&endpoint)
                 .await
                 .map_err(|e| format!("endpoint `{endpoint}` unavailable: {e}"))?;
+            let path = &gauntlet_harness::steps::Template::parse(path)
+                .map_err(|e| e.message)?
+                .render(&mut scope.scope())?;
             let mut request = http.get(format!("{base}{path}")).timeout(probe.timeout);
             if *admin {
                 if let Some(token) = ctx.sut().secret(ADMIN_TOKEN) {

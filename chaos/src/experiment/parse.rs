@@ -322,6 +322,9 @@ fn probe(c: &Compiler, what: &str, table: &Spanned<Table>) -> Result<Probe, Expe
                     format!("`http` is a path on the endpoint and starts with `/`, not `{path}`"),
                 ));
             }
+            // A template (`/events/{{unique}}-1`): its names are checked
+            // now, and it is rendered when the probe runs.
+            c.template(&f, &path, &path_span.clone().unwrap_or(table.span()))?;
             let endpoint = f.string("endpoint")?;
             let status_span = f.map.get("status").map(|(_, v)| v.span());
             let status = f.uint("status", 599)?.unwrap_or(200);
@@ -1308,6 +1311,10 @@ checkouts_per_sec = 5
                 "unknown field `colour`",
             ),
             (BASE.to_string(), "no [[method]] steps"),
+            (
+                "title = \"t\"\n[steady_state]\nprobes = [ { http = \"/events/{{nope}}\" } ]\n[[method]]\naction = \"pm2_kill\"".into(),
+                "t.toml:3:30: unknown variable `nope`",
+            ),
             (
                 "title = \"t\"\n[steady_state]\nprobes = [ { htp = \"/x\" } ]\n[[method]]\naction = \"pm2_kill\"".into(),
                 "t.toml:3:12: steady_state probe 1: no probe type",
