@@ -1313,7 +1313,7 @@ checkouts_per_sec = 5
             (BASE.to_string(), "no [[method]] steps"),
             (
                 "title = \"t\"\n[steady_state]\nprobes = [ { http = \"/events/{{nope}}\" } ]\n[[method]]\naction = \"pm2_kill\"".into(),
-                "t.toml:3:30: unknown variable `nope`",
+                "t.toml:3:30: steady_state probe 1 (http): unknown variable `nope`",
             ),
             (
                 "title = \"t\"\n[steady_state]\nprobes = [ { htp = \"/x\" } ]\n[[method]]\naction = \"pm2_kill\"".into(),
