@@ -188,6 +188,21 @@ fn up_status_check_chaos_and_down_work_on_a_node_system_under_pm2() {
 }
 
 #[test]
+fn the_gate_passes_on_the_example_without_defects() {
+    if !require_docker() {
+        return;
+    }
+    // The control for the defect cases below: the same journeys pass on
+    // the system as written.
+    let project = unique_project("relay-gate");
+    let _guard = ProjectGuard(project.clone());
+    let out = relay(&project, &["gate"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "gate failed:\n{text}");
+    assert!(text.contains("5 passed, 0 failed"), "{text}");
+}
+
+#[test]
 fn each_defect_switch_fails_the_check_that_names_its_symptom() {
     if !require_docker() {
         return;
