@@ -266,3 +266,39 @@ fn the_effective_configuration_shows_where_each_value_came_from() {
         "a secret was printed:\n{text}"
     );
 }
+
+#[test]
+fn a_broken_journey_file_is_exit_2_before_anything_starts() {
+    // A template naming a variable nothing defines: found when the file
+    // loads, for `journeys --list`, `journeys` and `gate` alike.
+    let (dir, config) = broken_copy(|t| t.to_string());
+    std::fs::create_dir(dir.path().join("journeys")).unwrap();
+    let journey = dir.path().join("journeys/visit.toml");
+    std::fs::write(
+        &journey,
+        "about = \"count a visit\"\n\n[[step]]\nmethod = \"POST\"\npath = \"/hits?by={{visitor}}\"\n",
+    )
+    .unwrap();
+    for args in [&["journeys", "--list"][..], &["journeys"], &["gate"]] {
+        let project = unique_project("foreign-journey");
+        let started = Instant::now();
+        let out = counter(&project, &config, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}:5:", journey.display()))
+                && stderr.contains("unknown variable `visitor`"),
+            "{args:?}: the error names the file, line and variable: {stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{args:?}: nothing was started");
+    }
+    // Mended, the same file lists.
+    std::fs::write(
+        &journey,
+        "about = \"count a visit\"\n\n[[step]]\nmethod = \"POST\"\npath = \"/hits?by={{fake.first_name}}\"\n",
+    )
+    .unwrap();
+    let out = counter(&unique_project("foreign-journey"), &config, &["journeys", "--list"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("visit"));
+}
