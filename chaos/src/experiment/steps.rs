@@ -14,8 +14,6 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use gauntlet_harness::config::{Config, Overrides};
-use gauntlet_harness::steps::matcher::{Check, Operand};
-use gauntlet_harness::steps::request::{BodyTemplate, JsonTemplate};
 use gauntlet_harness::steps::{
     Action as StepAction, Allowed, Context, Expect, Known, Matcher, RawStep, RequestTemplate,
     Template,
@@ -276,50 +274,8 @@ fn request_templates<'r>(
     expect: &'r Expect,
     out: &mut Vec<&'r Template>,
 ) {
-    fn json<'r>(j: &'r JsonTemplate, out: &mut Vec<&'r Template>) {
-        match j {
-            JsonTemplate::Value(_) => {}
-            JsonTemplate::Text(t) => out.push(t),
-            JsonTemplate::Array(items) => items.iter().for_each(|i| json(i, out)),
-            JsonTemplate::Object(fields) => fields.iter().for_each(|(_, v)| json(v, out)),
-        }
-    }
-    fn matcher<'r>(m: &'r Matcher, out: &mut Vec<&'r Template>) {
-        for check in &m.checks {
-            let operands: Vec<&Operand> = match check {
-                Check::Equals(o)
-                | Check::Not(o)
-                | Check::Contains(o)
-                | Check::Gt(o)
-                | Check::Ge(o)
-                | Check::Lt(o)
-                | Check::Le(o) => vec![o],
-                Check::OneOf(list) => list.iter().collect(),
-                _ => vec![],
-            };
-            out.extend(operands.into_iter().filter_map(|o| match o {
-                Operand::Text(t) => Some(t),
-                Operand::Fixed(_) => None,
-            }));
-        }
-    }
-    out.push(&request.path);
-    out.extend(request.headers.iter().map(|(_, t)| t));
-    match &request.body {
-        Some(BodyTemplate::Json(j)) => json(j, out),
-        Some(BodyTemplate::Raw(t, _)) => out.push(t),
-        None => {}
-    }
-    let matchers = expect
-        .status
-        .iter()
-        .chain(expect.json.iter().map(|(_, m)| m))
-        .chain(expect.headers.iter().map(|(_, m)| m))
-        .chain(&expect.body)
-        .chain(&expect.value);
-    for m in matchers {
-        matcher(m, out);
-    }
+    out.extend(request.templates());
+    out.extend(expect.templates());
 }
 
 /// The names after `{{secret.` anywhere in `text`.

@@ -130,8 +130,9 @@ impl Matcher {
         }
     }
 
-    /// Every template operand must use known names.
-    pub fn check_names(&self, known: &Known) -> Result<(), TemplateError> {
+    /// The templates among the operands.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out = Vec::new();
         for check in &self.checks {
             let operands: Vec<&Operand> = match check {
                 Check::Equals(o)
@@ -144,13 +145,17 @@ impl Matcher {
                 Check::OneOf(list) => list.iter().collect(),
                 _ => vec![],
             };
-            for o in operands {
-                if let Operand::Text(t) = o {
-                    t.check(known)?;
-                }
-            }
+            out.extend(operands.into_iter().filter_map(|o| match o {
+                Operand::Text(t) => Some(t),
+                Operand::Fixed(_) => None,
+            }));
         }
-        Ok(())
+        out
+    }
+
+    /// Every template operand must use known names.
+    pub fn check_names(&self, known: &Known) -> Result<(), TemplateError> {
+        self.templates().into_iter().try_for_each(|t| t.check(known))
     }
 
     /// `Ok` when every check holds for `actual` (`None`: not present);

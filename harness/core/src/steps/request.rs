@@ -7,6 +7,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
+use super::matcher::Matcher;
 use super::step::{Capture, Expect};
 use super::template::{Scope, Template};
 
@@ -37,6 +38,16 @@ pub enum JsonTemplate {
 }
 
 impl JsonTemplate {
+    /// Every template in the value.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            JsonTemplate::Value(_) => Vec::new(),
+            JsonTemplate::Text(t) => vec![t],
+            JsonTemplate::Array(items) => items.iter().flat_map(JsonTemplate::templates).collect(),
+            JsonTemplate::Object(fields) => fields.iter().flat_map(|(_, v)| v.templates()).collect(),
+        }
+    }
+
     pub fn render(&self, scope: &mut Scope) -> Result<Value, String> {
         Ok(match self {
             JsonTemplate::Value(v) => v.clone(),
@@ -70,6 +81,18 @@ pub struct Rendered {
 }
 
 impl RequestTemplate {
+    /// Every template of the request: path, headers, body.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out = vec![&self.path];
+        out.extend(self.headers.iter().map(|(_, t)| t));
+        match &self.body {
+            Some(BodyTemplate::Json(j)) => out.extend(j.templates()),
+            Some(BodyTemplate::Raw(t, _)) => out.push(t),
+            None => {}
+        }
+        out
+    }
+
     /// Renders the request; `primary` is the endpoint of templates that
     /// name none.
     pub fn render(&self, scope: &mut Scope, primary: &str) -> Result<Rendered, String> {
@@ -220,6 +243,18 @@ impl Observed {
 }
 
 impl Expect {
+    /// Every template among the expectations' operands.
+    pub fn templates(&self) -> Vec<&Template> {
+        self.status
+            .iter()
+            .chain(self.json.iter().map(|(_, m)| m))
+            .chain(self.headers.iter().map(|(_, m)| m))
+            .chain(&self.body)
+            .chain(&self.value)
+            .flat_map(Matcher::templates)
+            .collect()
+    }
+
     /// `Ok` when every expectation holds; otherwise the first that does
     /// not, with what was seen. Without a status expectation, a request
     /// must not have failed with a 5xx or no answer.
