@@ -58,9 +58,14 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// A replay token: runs exactly that case (needs exactly one `only`).
     pub replay: Option<String>,
-    /// Where failing tokens are stored (`{dir}/{property}.txt`) and re-run
-    /// first; `None` neither reads nor writes.
+    /// Where recorded failing tokens are read from (`{dir}/{property}.txt`)
+    /// and re-run first; `None` reads none.
     pub regressions_dir: Option<PathBuf>,
+    /// Where the tokens of new failures are written (`{dir}/{property}.txt`);
+    /// `None` records none. The CLI records into the run directory unless
+    /// asked for the checkout, so testing a broken build leaves nothing in
+    /// the source tree.
+    pub record_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

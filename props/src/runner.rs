@@ -162,14 +162,11 @@ fn run_property(
 ) -> Result<PropertyResult, PropsError> {
     let started = Instant::now();
     let name = property.info.name;
-    let file = opts
-        .regressions_dir
-        .as_ref()
-        .map(|d| regression_file(d, name));
-    let stored = match &file {
-        Some(f) => load_regressions(f)?,
+    let stored = match &opts.regressions_dir {
+        Some(d) => load_regressions(&regression_file(d, name))?,
         None => Vec::new(),
     };
+    let record = opts.record_dir.as_ref().map(|d| regression_file(d, name));
     let mut rerun = 0;
     for seed in &stored {
         rerun += 1;
@@ -183,7 +180,7 @@ fn run_property(
         let seed = case_seed(opts.seed, name, index);
         let outcome = to_outcome(run_case(api, property, &seed), &seed);
         if let Outcome::Failed(failure) = &outcome {
-            if let Some(f) = &file {
+            if let Some(f) = &record {
                 record_regression(f, name, failure)?;
             }
         }

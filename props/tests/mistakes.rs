@@ -231,6 +231,7 @@ fn failures_are_stored_and_rerun_first() {
         seed: SEED,
         cases: Some(200),
         regressions_dir: Some(dir.clone()),
+        record_dir: Some(dir.clone()),
         ..Default::default()
     };
     let first = run_one(m, "ledger_matches_model", opts.clone());
@@ -279,4 +280,38 @@ fn failures_are_stored_and_rerun_first() {
         "nothing new stored"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn new_failures_are_recorded_where_asked_and_the_read_folder_is_left_alone() {
+    let base = std::env::temp_dir().join(format!(
+        "props-record-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&base);
+    let (checkout, run) = (base.join("checkout"), base.join("run"));
+    let m = mistake("release_keeps_reserved");
+    let result = run_one(
+        m,
+        "ledger_matches_model",
+        RunOptions {
+            seed: SEED,
+            cases: Some(200),
+            regressions_dir: Some(checkout.clone()),
+            record_dir: Some(run.clone()),
+            ..Default::default()
+        },
+    );
+    let Outcome::Failed(failure) = &result.outcome else {
+        panic!("{:?}", result.outcome)
+    };
+    // The failing case is in the run's folder; the checkout's folder was
+    // only read (and, absent, not created).
+    let recorded =
+        std::fs::read_to_string(gauntlet_props::regression_file(&run, "ledger_matches_model"))
+            .unwrap();
+    assert!(recorded.starts_with(&failure.replay_token), "{recorded}");
+    assert!(!checkout.exists(), "the checkout's regressions folder was written");
+    std::fs::remove_dir_all(&base).unwrap();
 }

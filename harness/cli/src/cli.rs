@@ -324,10 +324,15 @@ pub struct PropsArgs {
     /// Run exactly one recorded case: the token a failure prints (needs one --only).
     #[arg(long, value_name = "TOKEN")]
     pub replay: Option<String>,
-    /// Where failing cases are recorded and re-run first on the next run
-    /// (default: props/regressions in the checkout).
+    /// Where recorded failing cases are read from (re-run first) and new
+    /// ones recorded (default: read [paths] regressions of the checkout,
+    /// record into the run directory).
     #[arg(long, value_name = "DIR")]
     pub regressions: Option<PathBuf>,
+    /// Record new failing cases into the checkout's regressions folder
+    /// ([paths] regressions), to commit them, instead of the run directory.
+    #[arg(long, conflicts_with = "regressions")]
+    pub record: bool,
     /// Base URL of an already running deployment's primary endpoint (no
     /// stack is started). Secrets from each [secrets] variable in the
     /// environment (the admin token: GAUNTLET_ADMIN_TOKEN).

@@ -527,3 +527,48 @@ fn target_token(project: &str, run_id: &str) -> String {
         stack.env_var("app", "ADMIN_TOKEN").await.unwrap().unwrap()
     })
 }
+
+#[test]
+fn failures_are_recorded_in_the_run_directory_not_the_checkout() {
+    if !require_docker() {
+        return;
+    }
+    let project = unique_project("props-record");
+    let _guard = ProjectGuard(project.clone());
+    let out = tempfile::tempdir().unwrap();
+    let property = "rate_limit_fresh_burst_exact";
+    let checkout_file = workspace_root().join(format!("props/regressions/{property}.txt"));
+    let before = std::fs::read_to_string(&checkout_file).ok();
+    let mut args = vec![
+        "props",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--only",
+        property,
+        "--defects",
+        "rate_limit_never_denies",
+    ];
+    let bin = system_bin_args();
+    args.extend(bin.iter().map(String::as_str));
+    let result = run(&project, &args);
+    let output = text(&result);
+    assert_eq!(result.status.code(), Some(1), "{output}");
+    let recorded = out.path().join(format!("regressions/{property}.txt"));
+    assert!(recorded.exists(), "not recorded in the run directory: {output}");
+    assert!(output.contains("failing cases recorded in"), "{output}");
+    assert_eq!(
+        std::fs::read_to_string(&checkout_file).ok(),
+        before,
+        "the checkout's regressions changed"
+    );
+}
+
+#[test]
+fn recording_a_broken_systems_failures_into_the_checkout_is_refused() {
+    let result = run(
+        &unique_project("props-record"),
+        &["props", "--record", "--defects", "rate_limit_never_denies"],
+    );
+    assert_eq!(result.status.code(), Some(2));
+    assert!(text(&result).contains("--record with --defects"), "{}", text(&result));
+}

@@ -42,18 +42,30 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
         cases: args.cases,
         only: args.only.clone(),
         replay: args.replay.clone(),
-        regressions_dir: Some(args.regressions.clone().unwrap_or_else(|| {
-            if args.run.defects.is_empty() {
-                config.path_of(&config.paths.regressions)
-            } else {
-                // Failures of a deliberately broken system are not
-                // regressions of the code: keep them out of the checkout.
-                config
-                    .root
-                    .join("target/gauntlet/props-regressions-with-defects")
-            }
-        })),
+        // The checkout's regressions are the team's: re-run first, added
+        // to only with --record. Failures of a deliberately broken system
+        // (--defects) are not regressions of the code: neither read nor
+        // recorded there.
+        regressions_dir: match (&args.regressions, args.run.defects.is_empty()) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, true) => Some(config.path_of(&config.paths.regressions)),
+            (None, false) => None,
+        },
+        record_dir: match (&args.regressions, args.record) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, true) => Some(config.path_of(&config.paths.regressions)),
+            // Set to the run directory once the run has one.
+            (None, false) => None,
+        },
     };
+    if args.record && !args.run.defects.is_empty() {
+        return Err(Error::Usage(
+            "--record with --defects: failures of a deliberately broken system are not \
+             regressions to commit"
+                .into(),
+        ));
+    }
+    let record_into_run = options.record_dir.is_none();
     // Bad names and tokens are usage errors before anything starts.
     check_selection(&options)?;
 
@@ -109,6 +121,10 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
         |sut| async move {
             let out = out_dir(args.out.as_ref(), &config, &sut.run_id)?;
             let target = HttpTarget::for_sut(&sut)?;
+            let mut options = options;
+            if record_into_run {
+                options.record_dir = Some(out.join("regressions"));
+            }
             run_properties(target, options, &target_args, &out).await
         },
     )
@@ -154,6 +170,7 @@ async fn run_properties(
         options.seed
     );
     let started = Instant::now();
+    let options_record_dir = options.record_dir.clone();
     let target_args_owned = target_args.to_string();
     let report = tokio::task::spawn_blocking(move || {
         let mut progress = |r: &PropertyResult| print_progress(r, options.seed, &target_args_owned);
@@ -162,6 +179,16 @@ async fn run_properties(
     .await
     .map_err(|e| Error::CheckFailed(format!("the property runner crashed: {e}")))??;
     print_table(&report, target_args, started.elapsed().as_secs_f64());
+    if let Some(dir) = options_record_dir.filter(|d| d.starts_with(out)) {
+        if !report.passed() {
+            errln!(
+                "failing cases recorded in {}; to keep them as regressions of the checkout \
+                 (re-run first by every run), run again with --record or copy the files \
+                 into the [paths] regressions folder",
+                dir.display()
+            );
+        }
+    }
     write_reports(&report, target_args, out)?;
     Ok(report)
 }
