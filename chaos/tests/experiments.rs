@@ -20,6 +20,9 @@ fn every_shipped_experiment_parses() {
             "postgres_link_down",
             "redis_killed",
             "redis_latency",
+            "sink_process_killed",
+            "web_process_killed",
+            "worker_process_killed",
         ],
         "sorted by name"
     );
@@ -248,4 +251,32 @@ fn a_bad_file_fails_the_whole_directory() {
         experiment::load_dir(empty.path()),
         Err(ExperimentError::Empty { .. })
     ));
+}
+
+#[test]
+fn every_pm2_process_of_the_reference_system_is_killed_on_its_own() {
+    // The processes of system/images/app/ecosystem.config.js, each with an
+    // experiment that kills only it and checks its restart was counted.
+    let ecosystem = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../system/images/app/ecosystem.config.js"),
+    )
+    .unwrap();
+    let processes: Vec<&str> = ecosystem
+        .split("name: \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(processes, ["api", "web", "worker", "sink"]);
+    let all = experiment::load_dir(shipped_dir()).unwrap();
+    for process in processes {
+        let killers: Vec<&str> = all
+            .iter()
+            .filter(|e| {
+                e.method.len() == 1
+                    && matches!(&e.method[0].action, Action::KillProcess { process: p, .. } if p == process)
+            })
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(killers.len(), 1, "{process}: {killers:?}");
+    }
 }

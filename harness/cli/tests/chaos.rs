@@ -91,7 +91,7 @@ fn every_experiment_passes_on_the_reference_system() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let journal = journal(dir.path());
     let experiments = journal["experiments"].as_array().unwrap();
-    assert!(experiments.len() >= 8, "{journal}");
+    assert!(experiments.len() >= 11, "{journal}");
     for e in experiments {
         assert_eq!(e["verdict"]["result"], "passed", "{}", e["name"]);
         assert!(
