@@ -1,6 +1,8 @@
 //! A storefront delivers an order by webhook, then delivers it again, and
 //! a forger tries too.
 
+use base64::Engine;
+
 use crate::actions::shopify_signature;
 use crate::{Failure, Journey, Outcome, Req};
 
@@ -53,6 +55,35 @@ pub async fn run(j: &mut Journey) -> Outcome {
     r.expect_error(401, "AUTH001")?;
     let r = j.send(webhook(&forged, "")).await?;
     r.expect_error(401, "AUTH001")?;
+
+    // The right signature, bent: a comparison that trims, truncates,
+    // ignores case or decodes leniently lets one of these through.
+    j.step("malformed and replayed signatures are refused");
+    let genuine = shopify_signature(&secret, forged.as_bytes());
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&genuine)
+        .map_err(|e| Failure::new(format!("our own signature is not base64: {e}")))?;
+    let swapped_case: String = genuine
+        .chars()
+        .map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+        .collect();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let bent: [(&str, String); 8] = [
+        ("truncated to 16 bytes", b64(&raw[..16])),
+        ("one byte short", b64(&raw[..raw.len() - 1])),
+        ("over-long", b64(&[raw.as_slice(), &[0u8; 4]].concat())),
+        ("unpadded", base64::engine::general_purpose::STANDARD_NO_PAD.encode(&raw)),
+        ("hex instead of base64", hex::encode(&raw)),
+        ("case swapped", swapped_case),
+        ("replayed from another body", shopify_signature(&secret, body.as_bytes())),
+        ("4 KiB of junk", "A".repeat(4096)),
+    ];
+    for (how, signature) in &bent {
+        let r = j.send(webhook(&forged, signature)).await?;
+        j.ensure(r.status == 401 && r.code() == "AUTH001", || {
+            format!("a signature {how} was not refused with 401 AUTH001: answered {} {}", r.status, r.snippet())
+        })?;
+    }
     // Had the forgery been stored, the genuine delivery would be `skipped`.
     let r = j.send(webhook(&forged, &shopify_signature(&secret, forged.as_bytes()))).await?;
     j.ensure(r.status == 201 && r.at("/status") == "created", || {
