@@ -1,28 +1,45 @@
-//! Brute force on one account is refused.
+//! Brute force on one account is refused, at exactly the capacity the
+//! spec names: `auth` allows 10 requests per 60 s per IP + e-mail
+//! (SYSTEM-SPEC section 7), registering included.
 
 use crate::actions;
 use crate::{Journey, Outcome, Req};
 
 pub const NAME: &str = "rate_limits";
-pub const ABOUT: &str = "repeated failed logins for one e-mail get 429 RATE001 with Retry-After";
+pub const ABOUT: &str = "auth requests for one e-mail: the 10th in a minute is answered, the 11th gets 429 RATE001 with Retry-After and X-RateLimit-Limit 10";
+
+/// `auth` capacity per IP + e-mail per minute.
+const CAPACITY: usize = 10;
 
 pub async fn run(j: &mut Journey) -> Outcome {
-    j.step("register");
+    j.step("register (auth request 1)");
     let user = actions::register(j, "consumer").await?;
 
-    j.step("failed logins until refused");
+    j.step("failed logins up to the capacity are answered");
     let body = serde_json::json!({"email": user.email, "password": "not-the-password"});
-    for attempt in 1..=15 {
+    for request in 2..=CAPACITY {
         let r = j.send(Req::post("/api/v1/auth/login").json(body.clone())).await?;
-        match r.status {
-            401 => continue,
-            429 => {
-                r.expect_error(429, "RATE001")?;
-                j.ensure(r.header("retry-after").is_some(), || "429 without Retry-After".into())?;
-                return j.ensure(attempt > 1, || "the first login attempt was already refused".into());
-            }
-            other => return Err(crate::Failure::new(format!("login attempt {attempt} answered {other}: {}", r.snippet()))),
-        }
+        j.ensure(r.status == 401, || {
+            format!(
+                "auth request {request} of the {CAPACITY} a minute the spec allows answered {}: {}",
+                r.status,
+                r.snippet()
+            )
+        })?;
     }
-    Err(crate::Failure::new("rate limit never denies: 15 failed logins for one e-mail were all answered 401"))
+
+    j.step("one more is refused");
+    let r = j.send(Req::post("/api/v1/auth/login").json(body)).await?;
+    j.ensure(r.status == 429, || {
+        format!(
+            "rate limit never denies: auth request {} for one e-mail within a minute answered {} (capacity {CAPACITY})",
+            CAPACITY + 1,
+            r.status
+        )
+    })?;
+    r.expect_error(429, "RATE001")?;
+    j.ensure(r.header("retry-after").is_some(), || "429 without Retry-After".into())?;
+    j.ensure(r.header("x-ratelimit-limit") == Some("10"), || {
+        format!("429 with X-RateLimit-Limit {:?}, the spec's capacity is {CAPACITY}", r.header("x-ratelimit-limit"))
+    })
 }
