@@ -277,6 +277,12 @@ impl WriteLedger {
         (ticket, pending)
     }
 
+    /// Forgets a write that was noted but never sent (the writers were
+    /// paused in between).
+    pub(crate) fn cancel(&self, ticket: u64) {
+        lock(&self.inner.pending).remove(&ticket);
+    }
+
     /// Records the write of `ticket` with its final outcome. Does nothing if
     /// it was already abandoned by [`Self::abandon_pending`].
     pub(crate) fn finish(&self, ticket: u64, attempts: u32, outcome: WriteOutcome) {

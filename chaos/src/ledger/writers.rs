@@ -269,7 +269,14 @@ async fn writer_loop(
         let Some(prepared) = prepare(&ctx, kind, &key, &mut rng) else {
             break;
         };
-        writes.spawn(one_write(ctx.clone(), kind, key, prepared, stopped.clone()));
+        // In flight before the pause is looked at again: a drain that saw
+        // nothing in flight (after pausing) can never miss this write.
+        let (ticket, _) = ctx.ledger.begin(kind, &key);
+        if ctx.paused.load(Ordering::SeqCst) {
+            ctx.ledger.cancel(ticket);
+            continue;
+        }
+        writes.spawn(one_write(ctx.clone(), kind, ticket, prepared, stopped.clone()));
     }
     let bound = request_timeout + Duration::from_secs(2);
     let _ =
@@ -352,11 +359,10 @@ async fn attempt(ctx: &Ctx, kind: WriteKind, p: &Prepared) -> WriteOutcome {
 async fn one_write(
     ctx: Arc<Ctx>,
     kind: WriteKind,
-    key: String,
+    ticket: u64,
     prepared: Prepared,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let (ticket, _) = ctx.ledger.begin(kind, &key);
     let mut attempts = 0;
     let outcome = loop {
         attempts += 1;
