@@ -210,7 +210,9 @@ fn each_defect_switch_fails_the_check_that_names_its_symptom() {
     // (switch, the gauntlet command on a fresh stack, what its output
     // must say): README.md's table. A journey fails at the step that sees
     // the symptom; a worker killed mid-delivery loses the in-flight event.
-    let cases: [(&str, &[&str], &[&str]); 6] = [
+    // (ack_before_delivery is caught by the dead_letter journey: it acks on
+    // read, so worker_killed's wait for an event in hand has no window.)
+    let cases: [(&str, &[&str], &[&str]); 5] = [
         (
             "ack_before_delivery",
             &["gate", "--only", "dead_letter"],
@@ -235,11 +237,6 @@ fn each_defect_switch_fails_the_check_that_names_its_symptom() {
             "no_pending_reclaim",
             &["chaos", "worker_killed"],
             &["1 lost", "1 read but never acknowledged"],
-        ),
-        (
-            "ack_before_delivery",
-            &["chaos", "worker_killed"],
-            &["1 lost", "0 read but never acknowledged"],
         ),
     ];
     // One fresh stack per case, all at once.
