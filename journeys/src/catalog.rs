@@ -54,7 +54,9 @@ impl JourneyDef {
 
 impl std::fmt::Debug for Definition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Definition").field("name", &self.name).finish()
+        f.debug_struct("Definition")
+            .field("name", &self.name)
+            .finish()
     }
 }
 

@@ -38,11 +38,11 @@ pub mod registry {
     include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 }
 
+pub use catalog::{Catalog, JourneyDef};
+pub use declared::{DeclaredJourney, FileError};
 pub use journey::{Failure, Journey, Outcome};
 pub use report::{Exchange, JourneyReport, JourneyResult, RunReport, StepReport, StepResult};
 pub use request::{Req, Resp, Service};
-pub use catalog::{Catalog, JourneyDef};
-pub use declared::{DeclaredJourney, FileError};
 pub use runner::{run, RunConfig};
 
 /// A journey as the registry lists it.

@@ -21,7 +21,9 @@ use serde_json::json;
 
 use gauntlet_harness::config::{Config, Overrides};
 use gauntlet_harness::sut::{Secrets, Sut};
-use gauntlet_journeys::{Catalog, Definition, Journey, JourneyDef, JourneyResult, Outcome, Req, RunConfig, Service};
+use gauntlet_journeys::{
+    Catalog, Definition, Journey, JourneyDef, JourneyResult, Outcome, Req, RunConfig, Service,
+};
 
 /// The team's own journey, in Rust: anything a file cannot say.
 async fn version_is_semver(j: &mut Journey) -> Outcome {
@@ -43,7 +45,10 @@ static VERSION: Definition = Definition {
 #[tokio::test]
 async fn a_users_rust_journey_and_journey_file_run_together() {
     let app = Router::new()
-        .route("/version", get(|| async { Json(json!({"version": "1.4.2"})) }))
+        .route(
+            "/version",
+            get(|| async { Json(json!({"version": "1.4.2"})) }),
+        )
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -61,7 +66,11 @@ async fn a_users_rust_journey_and_journey_file_run_together() {
         "about = \"healthy\"\n[[step]]\npath = \"/health\"\nexpect = { status = 200, json = { \"/status\" = \"ok\" } }\n",
     )
     .unwrap();
-    let config = Config::load(Some(&dir.path().join("gauntlet.toml")), Overrides::default()).unwrap();
+    let config = Config::load(
+        Some(&dir.path().join("gauntlet.toml")),
+        Overrides::default(),
+    )
+    .unwrap();
 
     let mut catalog = Catalog::load(&config).unwrap();
     catalog.journeys.push(JourneyDef::Compiled(&VERSION));
@@ -80,11 +89,19 @@ async fn a_users_rust_journey_and_journey_file_run_together() {
         budget: Duration::from_secs(20),
         retries: 1,
     };
-    let report = gauntlet_journeys::run(&journeys, &run, &|j| println!("{} {:?}", j.name, j.result)).await;
-    let results: Vec<(&str, JourneyResult)> = report.journeys.iter().map(|j| (j.name.as_str(), j.result)).collect();
+    let report =
+        gauntlet_journeys::run(&journeys, &run, &|j| println!("{} {:?}", j.name, j.result)).await;
+    let results: Vec<(&str, JourneyResult)> = report
+        .journeys
+        .iter()
+        .map(|j| (j.name.as_str(), j.result))
+        .collect();
     assert_eq!(
         results,
-        vec![("health", JourneyResult::Passed), ("version", JourneyResult::Passed)]
+        vec![
+            ("health", JourneyResult::Passed),
+            ("version", JourneyResult::Passed)
+        ]
     );
     assert!(report.passed(false));
 }

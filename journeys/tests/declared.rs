@@ -36,18 +36,30 @@ async fn create(
     Json(body): Json<Value>,
 ) -> impl IntoResponse {
     if headers.get("x-token").and_then(|v| v.to_str().ok()) != Some("s3cret-token") {
-        return (StatusCode::UNAUTHORIZED, HeaderMap::new(), Json(json!({"error": "token"})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            HeaderMap::new(),
+            Json(json!({"error": "token"})),
+        );
     }
     let name = body["name"].as_str().unwrap_or_default().to_string();
     if name.is_empty() {
-        return (StatusCode::BAD_REQUEST, HeaderMap::new(), Json(json!({"error": "name"})));
+        return (
+            StatusCode::BAD_REQUEST,
+            HeaderMap::new(),
+            Json(json!({"error": "name"})),
+        );
     }
     let id = {
         let mut names = shop.names.lock().unwrap();
         let seen = names.get(&name).copied();
         match seen {
             Some(n) if !(shop.racy && n < 2) => {
-                return (StatusCode::CONFLICT, HeaderMap::new(), Json(json!({"error": "duplicate"})))
+                return (
+                    StatusCode::CONFLICT,
+                    HeaderMap::new(),
+                    Json(json!({"error": "duplicate"})),
+                )
             }
             _ => {
                 names.insert(name.clone(), seen.unwrap_or(0) + 1);
@@ -57,7 +69,11 @@ async fn create(
     };
     let mut h = HeaderMap::new();
     h.insert("location", format!("/items/{id}").parse().unwrap());
-    (StatusCode::CREATED, h, Json(json!({"id": id, "name": name, "qty": body["qty"]})))
+    (
+        StatusCode::CREATED,
+        h,
+        Json(json!({"id": id, "name": name, "qty": body["qty"]})),
+    )
 }
 
 async fn show(State(shop): State<Arc<Shop>>, UrlPath(id): UrlPath<u32>) -> Json<Value> {
@@ -143,7 +159,11 @@ fn project(journeys: &[(&str, &str)]) -> (tempfile::TempDir, Config) {
     for (name, text) in journeys {
         std::fs::write(dir.path().join("journeys").join(name), text).unwrap();
     }
-    let config = Config::load(Some(&dir.path().join("gauntlet.toml")), Overrides::default()).unwrap();
+    let config = Config::load(
+        Some(&dir.path().join("gauntlet.toml")),
+        Overrides::default(),
+    )
+    .unwrap();
     (dir, config)
 }
 
@@ -177,7 +197,11 @@ async fn a_journey_file_passes_against_a_service_that_keeps_its_contract() {
     assert_eq!(j.result, JourneyResult::Passed, "{:#?}", j.steps);
     assert_eq!(j.steps.len(), 4);
     // Polled until ready: more than one request in that step.
-    assert!(j.steps[1].exchanges.len() >= 3, "{:?}", j.steps[1].exchanges);
+    assert!(
+        j.steps[1].exchanges.len() >= 3,
+        "{:?}",
+        j.steps[1].exchanges
+    );
     assert_eq!(j.steps[2].exchanges.len(), 10);
     // The secret never reaches the report.
     let json = serde_json::to_string(&report).unwrap();
@@ -204,14 +228,27 @@ async fn assertions_and_eventually_name_what_they_saw() {
     let never_ready = ITEMS.replace("\"/state\" = \"ready\"", "\"/state\" = \"shipped\"");
     let (_dir, config) = project(&[("items.toml", &never_ready)]);
     let report = run(config, serve(false).await).await;
-    let failure = report.journeys[0].failed_step().unwrap().failure.clone().unwrap();
+    let failure = report.journeys[0]
+        .failed_step()
+        .unwrap()
+        .failure
+        .clone()
+        .unwrap();
     assert!(failure.starts_with("did not hold within 5s"), "{failure}");
-    assert!(failure.contains("json /state: expected \"shipped\", got \"ready\""), "{failure}");
+    assert!(
+        failure.contains("json /state: expected \"shipped\", got \"ready\""),
+        "{failure}"
+    );
 
     let wrong_status = ITEMS.replace("expect = { status = 401 }", "expect = { status = 403 }");
     let (_dir, config) = project(&[("items.toml", &wrong_status)]);
     let report = run(config, serve(false).await).await;
-    let failure = report.journeys[0].failed_step().unwrap().failure.clone().unwrap();
+    let failure = report.journeys[0]
+        .failed_step()
+        .unwrap()
+        .failure
+        .clone()
+        .unwrap();
     assert!(
         failure.starts_with("shop POST /items: status: expected 403, got 401"),
         "{failure}"
@@ -240,23 +277,53 @@ fn an_unknown_variable_is_a_load_error_at_its_place() {
     ends_with_place(&e, 4, 22);
     // An undeclared secret names the declared ones.
     let e = load_error("[[step]]\npath = \"/\"\nheaders = { t = \"{{secret.nope}}\" }\n");
-    assert!(e.contains("unknown secret `nope`; [secrets] of gauntlet.toml declares: token"), "{e}");
+    assert!(
+        e.contains("unknown secret `nope`; [secrets] of gauntlet.toml declares: token"),
+        "{e}"
+    );
 }
 
 #[test]
 fn broken_files_are_errors_that_name_the_place() {
     let cases: [(&str, usize, &str); 7] = [
-        ("[[step]]\npath = \"/\"\nmethd = \"GET\"\n", 3, "unknown field `methd`"),
-        ("[[step]]\npath = \"/\"\nmethod = \"FETCH\"\n", 3, "not an HTTP method"),
-        ("[[step]]\npath = \"/\"\nendpoint = \"api\"\n", 3, "unknown endpoint `api`"),
-        ("[[step]]\npath = \"/\"\nexpect = { status = { above = 2 } }\n", 3, "unknown matcher `above`"),
-        ("[[step]]\npath = \"/\"\nconcurrent = 3\ncount = { 201 = 1 }\n", 4, "add up to 1, but 3"),
-        ("[[step]]\npath = \"/\"\neventually = { within = \"soon\" }\n", 3, "not a duration"),
+        (
+            "[[step]]\npath = \"/\"\nmethd = \"GET\"\n",
+            3,
+            "unknown field `methd`",
+        ),
+        (
+            "[[step]]\npath = \"/\"\nmethod = \"FETCH\"\n",
+            3,
+            "not an HTTP method",
+        ),
+        (
+            "[[step]]\npath = \"/\"\nendpoint = \"api\"\n",
+            3,
+            "unknown endpoint `api`",
+        ),
+        (
+            "[[step]]\npath = \"/\"\nexpect = { status = { above = 2 } }\n",
+            3,
+            "unknown matcher `above`",
+        ),
+        (
+            "[[step]]\npath = \"/\"\nconcurrent = 3\ncount = { 201 = 1 }\n",
+            4,
+            "add up to 1, but 3",
+        ),
+        (
+            "[[step]]\npath = \"/\"\neventually = { within = \"soon\" }\n",
+            3,
+            "not a duration",
+        ),
         ("[[step]]\nname = \"nothing to do\"\n", 1, "needs a `path`"),
     ];
     for (text, line, message) in cases {
         let e = load_error(text);
-        assert!(e.contains(&format!("broken.toml:{line}:")), "{text}\n=> {e}");
+        assert!(
+            e.contains(&format!("broken.toml:{line}:")),
+            "{text}\n=> {e}"
+        );
         assert!(e.contains(message), "{text}\n=> {e}");
     }
 }
@@ -266,8 +333,15 @@ fn a_journey_file_may_not_take_a_taken_name() {
     let (dir, config) = project(&[("a.toml", "[[step]]\npath = \"/\"\n")]);
     let mut config = config;
     config.journeys.builtin = true;
-    std::fs::write(dir.path().join("journeys/shopper.toml"), "[[step]]\npath = \"/\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("journeys/shopper.toml"),
+        "[[step]]\npath = \"/\"\n",
+    )
+    .unwrap();
     let e = Catalog::load(&config).unwrap_err().to_string();
-    assert!(e.contains("a journey named `shopper` already exists (built in)"), "{e}");
+    assert!(
+        e.contains("a journey named `shopper` already exists (built in)"),
+        "{e}"
+    );
     assert!(Path::new(&dir.path().join("journeys/a.toml")).exists());
 }

@@ -308,10 +308,15 @@ fn new_failures_are_recorded_where_asked_and_the_read_folder_is_left_alone() {
     };
     // The failing case is in the run's folder; the checkout's folder was
     // only read (and, absent, not created).
-    let recorded =
-        std::fs::read_to_string(gauntlet_props::regression_file(&run, "ledger_matches_model"))
-            .unwrap();
+    let recorded = std::fs::read_to_string(gauntlet_props::regression_file(
+        &run,
+        "ledger_matches_model",
+    ))
+    .unwrap();
     assert!(recorded.starts_with(&failure.replay_token), "{recorded}");
-    assert!(!checkout.exists(), "the checkout's regressions folder was written");
+    assert!(
+        !checkout.exists(),
+        "the checkout's regressions folder was written"
+    );
     std::fs::remove_dir_all(&base).unwrap();
 }

@@ -652,8 +652,8 @@ impl Drill<'_> {
 
     /// Every journey against the restored database; RTO ends when they pass.
     async fn journeys(&mut self, disaster: Instant) -> Step<()> {
-        let catalog = gauntlet_journeys::Catalog::load(&self.ctx.sut().config)
-            .map_err(|e| e.to_string())?;
+        let catalog =
+            gauntlet_journeys::Catalog::load(&self.ctx.sut().config).map_err(|e| e.to_string())?;
         let defs = catalog
             .select(&[])
             .map_err(|u| format!("unknown journeys {u:?}"))?;

@@ -276,7 +276,13 @@ async fn writer_loop(
             ctx.ledger.cancel(ticket);
             continue;
         }
-        writes.spawn(one_write(ctx.clone(), kind, ticket, prepared, stopped.clone()));
+        writes.spawn(one_write(
+            ctx.clone(),
+            kind,
+            ticket,
+            prepared,
+            stopped.clone(),
+        ));
     }
     let bound = request_timeout + Duration::from_secs(2);
     let _ =

@@ -405,7 +405,11 @@ mod tests {
     fn a_journey_probe_names_a_journey_of_the_project() {
         let (dir, config) = foreign();
         std::fs::create_dir(dir.path().join("journeys")).unwrap();
-        std::fs::write(dir.path().join("journeys/visit.toml"), "[[step]]\npath = \"/\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("journeys/visit.toml"),
+            "[[step]]\npath = \"/\"\n",
+        )
+        .unwrap();
         let probe = |name: &str| {
             experiment(
                 "j",
@@ -416,7 +420,9 @@ mod tests {
             )
         };
         assert!(check_experiments(&[probe("visit")], &config).is_ok());
-        let err = check_experiments(&[probe("shopper")], &config).unwrap_err().to_string();
+        let err = check_experiments(&[probe("shopper")], &config)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("unknown journey `shopper`; journeys of") && err.contains(": visit"),
             "{err}"

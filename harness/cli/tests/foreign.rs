@@ -290,7 +290,10 @@ fn a_broken_journey_file_is_exit_2_before_anything_starts() {
                 && stderr.contains("unknown variable `visitor`"),
             "{args:?}: the error names the file, line and variable: {stderr}"
         );
-        assert!(started.elapsed() < Duration::from_secs(5), "{args:?}: nothing was started");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{args:?}: nothing was started"
+        );
     }
     // Mended, the same file lists.
     std::fs::write(
@@ -298,7 +301,11 @@ fn a_broken_journey_file_is_exit_2_before_anything_starts() {
         "about = \"count a visit\"\n\n[[step]]\nmethod = \"POST\"\npath = \"/hits?by={{fake.first_name}}\"\n",
     )
     .unwrap();
-    let out = counter(&unique_project("foreign-journey"), &config, &["journeys", "--list"]);
+    let out = counter(
+        &unique_project("foreign-journey"),
+        &config,
+        &["journeys", "--list"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("visit"));
 }

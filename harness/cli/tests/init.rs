@@ -147,7 +147,9 @@ fn init_writes_a_project_that_the_loaders_accept() {
     )
     .unwrap();
     assert!(!profile.has_builtins());
-    assert!(profile.transaction_names().contains(&"readiness".to_string()));
+    assert!(profile
+        .transaction_names()
+        .contains(&"readiness".to_string()));
 
     // The journey is listed (its file parses against the project).
     let out = in_dir(&dir, &["journeys", "--list"]);

@@ -554,7 +554,10 @@ fn failures_are_recorded_in_the_run_directory_not_the_checkout() {
     let output = text(&result);
     assert_eq!(result.status.code(), Some(1), "{output}");
     let recorded = out.path().join(format!("regressions/{property}.txt"));
-    assert!(recorded.exists(), "not recorded in the run directory: {output}");
+    assert!(
+        recorded.exists(),
+        "not recorded in the run directory: {output}"
+    );
     assert!(output.contains("failing cases recorded in"), "{output}");
     assert_eq!(
         std::fs::read_to_string(&checkout_file).ok(),
@@ -570,5 +573,9 @@ fn recording_a_broken_systems_failures_into_the_checkout_is_refused() {
         &["props", "--record", "--defects", "rate_limit_never_denies"],
     );
     assert_eq!(result.status.code(), Some(2));
-    assert!(text(&result).contains("--record with --defects"), "{}", text(&result));
+    assert!(
+        text(&result).contains("--record with --defects"),
+        "{}",
+        text(&result)
+    );
 }

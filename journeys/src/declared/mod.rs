@@ -70,7 +70,11 @@ impl DeclaredJourney {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(at(0, format!("`{name}` is not a journey name: name the file with letters, digits, `_` or `-`")));
         }
         let mut ctx = Context::new(text, config);
@@ -81,7 +85,12 @@ impl DeclaredJourney {
                     format!(
                         "unknown endpoint `{}`; [endpoints] of gauntlet.toml declares: {}",
                         endpoint.get_ref(),
-                        config.endpoints.keys().cloned().collect::<Vec<_>>().join(", ")
+                        config
+                            .endpoints
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }
@@ -93,7 +102,10 @@ impl DeclaredJourney {
         vars.sort_by_key(|(_, v)| v.span().start);
         let vars = ctx.vars(&vars).map_err(problem)?;
         if raw.step.is_empty() {
-            return Err(at(text.len(), "a journey needs at least one [[step]]".into()));
+            return Err(at(
+                text.len(),
+                "a journey needs at least one [[step]]".into(),
+            ));
         }
         let mut steps = Vec::new();
         for (i, step) in raw.step.into_iter().enumerate() {

@@ -16,8 +16,11 @@ impl DeclaredJourney {
         let sut = j.sut().clone();
         let unique = format!("{}-{}", self.name, j.unique());
         let secrets = sut.secrets().clone();
-        let mut scope = Scope::new(&sut.run_id, j.seed(), &self.name, unique)
-            .with_secrets(secrets.names().filter_map(|n| secrets.get(n).map(|v| (n, v))));
+        let mut scope = Scope::new(&sut.run_id, j.seed(), &self.name, unique).with_secrets(
+            secrets
+                .names()
+                .filter_map(|n| secrets.get(n).map(|v| (n, v))),
+        );
         for (name, template) in &self.vars {
             let value = template
                 .render_value(&mut scope)
@@ -99,13 +102,13 @@ async fn attempt(
             let base = j
                 .sut()
                 .endpoint(&endpoint)
-                .map_err(|_| format!("no `{endpoint}` endpoint for this target (--endpoint {endpoint}=URL)"))?
+                .map_err(|_| {
+                    format!("no `{endpoint}` endpoint for this target (--endpoint {endpoint}=URL)")
+                })?
                 .to_string();
             let client = j.http_client();
-            let seen: Vec<Observed> = futures::future::join_all(
-                rendered.iter().map(|r| r.send(&client, &base)),
-            )
-            .await;
+            let seen: Vec<Observed> =
+                futures::future::join_all(rendered.iter().map(|r| r.send(&client, &base))).await;
             for (r, s) in rendered.iter().zip(&seen) {
                 j.record_exchange(Exchange {
                     service: r.endpoint.clone(),

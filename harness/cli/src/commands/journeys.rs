@@ -2,9 +2,9 @@
 //! given run, or any deployment (`--target`). Writes junit.xml, summary.md
 //! and journeys.json; exits 1 if a journey fails or the budget is exceeded.
 
+use gauntlet_harness::config::Config;
 use gauntlet_harness::sut::Sut;
 use gauntlet_harness::{exit_codes, Error, Result};
-use gauntlet_harness::config::Config;
 use gauntlet_journeys::{Catalog, JourneyDef, JourneyReport, JourneyResult, RunConfig, RunReport};
 
 use super::{out_dir, project_for, with_sut, Interrupts, Source};

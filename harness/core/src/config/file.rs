@@ -12,8 +12,8 @@ use toml::Spanned;
 use super::{
     origin::{Origin, Origins},
     Config, DataKind, DataService, Defects, Drill, Endpoint, HttpCheck, Identity, Invariant,
-    JourneysSection, Overrides, Paths, Pm2, Readiness, SecretSpec, StackSection, SystemSection, DEFAULT_COMPOSE,
-    DEFAULT_PROJECT, DEFAULT_SERVICE_TIMEOUT,
+    JourneysSection, Overrides, Paths, Pm2, Readiness, SecretSpec, StackSection, SystemSection,
+    DEFAULT_COMPOSE, DEFAULT_PROJECT, DEFAULT_SERVICE_TIMEOUT,
 };
 use crate::error::{Error, Result};
 

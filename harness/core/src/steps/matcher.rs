@@ -155,7 +155,9 @@ impl Matcher {
 
     /// Every template operand must use known names.
     pub fn check_names(&self, known: &Known) -> Result<(), TemplateError> {
-        self.templates().into_iter().try_for_each(|t| t.check(known))
+        self.templates()
+            .into_iter()
+            .try_for_each(|t| t.check(known))
     }
 
     /// `Ok` when every check holds for `actual` (`None`: not present);
@@ -267,9 +269,8 @@ fn check_one(check: &Check, actual: Option<&Value>, scope: &mut Scope) -> Result
     let fail = |what: String| Err(format!("expected {what}, got {}", shown(actual)));
     let compare = |op: &Operand, scope: &mut Scope, ok: fn(f64, f64) -> bool, word: &str| {
         let expected = resolve(op, scope)?;
-        let bound = number(&expected).ok_or_else(|| {
-            format!("the bound of `{word}` is not a number: {expected}")
-        })?;
+        let bound = number(&expected)
+            .ok_or_else(|| format!("the bound of `{word}` is not a number: {expected}"))?;
         match actual.and_then(number) {
             Some(a) if ok(a, bound) => Ok(()),
             _ => Err(format!(
@@ -411,7 +412,10 @@ mod tests {
         assert!(holds("{ gt = 4 }", Some(json!(5))));
         assert!(holds("{ le = 5 }", Some(json!(5))));
         assert!(!holds("{ lt = 5 }", Some(json!(5))));
-        assert!(holds("{ ge = \"{{five}}\", le = \"{{five}}\" }", Some(json!("5"))));
+        assert!(holds(
+            "{ ge = \"{{five}}\", le = \"{{five}}\" }",
+            Some(json!("5"))
+        ));
         assert!(!holds("{ ge = 1 }", Some(json!("many"))));
         assert!(!holds("{ ge = 1 }", None));
     }
@@ -422,8 +426,14 @@ mod tests {
         assert!(!holds("{ exists = true }", None));
         assert!(!holds("{ exists = true }", Some(Value::Null)));
         assert!(holds("{ exists = false }", None));
-        assert!(holds("{ matches = \"^ord-[0-9]+$\" }", Some(json!("ord-12"))));
-        assert!(!holds("{ matches = \"^ord-[0-9]+$\" }", Some(json!("ord-x"))));
+        assert!(holds(
+            "{ matches = \"^ord-[0-9]+$\" }",
+            Some(json!("ord-12"))
+        ));
+        assert!(!holds(
+            "{ matches = \"^ord-[0-9]+$\" }",
+            Some(json!("ord-x"))
+        ));
         assert!(holds("{ contains = \"b\" }", Some(json!(["a", "b"]))));
         assert!(!holds("{ contains = \"c\" }", Some(json!(["a", "b"]))));
         assert!(holds("{ contains = 5 }", Some(json!([5]))));

@@ -12,7 +12,10 @@ pub enum ProbeSpec {
     /// A query on a postgres `[data]` service.
     Sql { data: String, query: Template },
     /// A `redis-cli` command on a redis `[data]` service.
-    Redis { data: String, command: Vec<Template> },
+    Redis {
+        data: String,
+        command: Vec<Template>,
+    },
     /// A command inside a service's container; a non-zero exit fails.
     Exec {
         service: String,
@@ -23,12 +26,7 @@ pub enum ProbeSpec {
 impl ProbeSpec {
     /// `redis XLEN events`, `sql SELECT ...`, `exec in app: pm2 jlist`.
     pub fn describe(&self) -> String {
-        let join = |c: &[Template]| {
-            c.iter()
-                .map(Template::source)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let join = |c: &[Template]| c.iter().map(Template::source).collect::<Vec<_>>().join(" ");
         match self {
             ProbeSpec::Sql { query, .. } => format!("sql {}", query.source()),
             ProbeSpec::Redis { command, .. } => format!("redis {}", join(command)),

@@ -44,7 +44,9 @@ impl JsonTemplate {
             JsonTemplate::Value(_) => Vec::new(),
             JsonTemplate::Text(t) => vec![t],
             JsonTemplate::Array(items) => items.iter().flat_map(JsonTemplate::templates).collect(),
-            JsonTemplate::Object(fields) => fields.iter().flat_map(|(_, v)| v.templates()).collect(),
+            JsonTemplate::Object(fields) => {
+                fields.iter().flat_map(|(_, v)| v.templates()).collect()
+            }
         }
     }
 

@@ -196,7 +196,12 @@ impl<'a> Context<'a> {
         })
     }
 
-    fn matcher(&self, value: &toml::Value, span: &Range<usize>, status: bool) -> Result<Matcher, Problem> {
+    fn matcher(
+        &self,
+        value: &toml::Value,
+        span: &Range<usize>,
+        status: bool,
+    ) -> Result<Matcher, Problem> {
         let m = if status {
             Matcher::status_from_toml(value)
         } else {
@@ -209,8 +214,7 @@ impl<'a> Context<'a> {
     }
 
     fn duration(&self, s: &Spanned<String>, key: &str) -> Result<Duration, Problem> {
-        parse_duration(s.get_ref())
-            .map_err(|e| Problem::at(s.span().start, format!("{key}: {e}")))
+        parse_duration(s.get_ref()).map_err(|e| Problem::at(s.span().start, format!("{key}: {e}")))
     }
 
     fn json(&self, value: &toml::Value, span: &Range<usize>) -> Result<JsonTemplate, Problem> {
@@ -236,7 +240,12 @@ impl<'a> Context<'a> {
     }
 
     /// Checks a step and adds its captures to the names later steps know.
-    pub fn step(&mut self, raw: Spanned<RawStep>, number: usize, allowed: Allowed) -> Result<Step, Problem> {
+    pub fn step(
+        &mut self,
+        raw: Spanned<RawStep>,
+        number: usize,
+        allowed: Allowed,
+    ) -> Result<Step, Problem> {
         let offset = raw.span().start;
         let raw = raw.into_inner();
         let name = raw.name.clone().unwrap_or_else(|| format!("step {number}"));
@@ -265,10 +274,16 @@ impl<'a> Context<'a> {
         };
         let concurrent = match &raw.concurrent {
             Some(n) if *n.get_ref() == 0 || *n.get_ref() > 1000 => {
-                return Err(Problem::at(n.span().start, "concurrent: between 1 and 1000 copies"))
+                return Err(Problem::at(
+                    n.span().start,
+                    "concurrent: between 1 and 1000 copies",
+                ))
             }
             Some(n) if !matches!(action, Action::Request(_)) => {
-                return Err(Problem::at(n.span().start, "concurrent: only a request can be sent in copies"))
+                return Err(Problem::at(
+                    n.span().start,
+                    "concurrent: only a request can be sent in copies",
+                ))
             }
             Some(n) => *n.get_ref(),
             None => 1,
@@ -276,21 +291,33 @@ impl<'a> Context<'a> {
         let count = match &raw.count {
             None => None,
             Some(_) if concurrent == 1 => {
-                return Err(Problem::at(offset, "`count` needs `concurrent` (copies to count)"))
+                return Err(Problem::at(
+                    offset,
+                    "`count` needs `concurrent` (copies to count)",
+                ))
             }
             Some(c) => {
                 let mut counts = BTreeMap::new();
                 for (status, n) in c.get_ref() {
-                    let code: u16 = status.parse().ok().filter(|s| (100..600).contains(s)).ok_or_else(|| {
-                        Problem::at(c.span().start, format!("count: `{status}` is not an HTTP status"))
-                    })?;
+                    let code: u16 = status
+                        .parse()
+                        .ok()
+                        .filter(|s| (100..600).contains(s))
+                        .ok_or_else(|| {
+                            Problem::at(
+                                c.span().start,
+                                format!("count: `{status}` is not an HTTP status"),
+                            )
+                        })?;
                     counts.insert(code, *n);
                 }
                 let total: u32 = counts.values().sum();
                 if total != concurrent {
                     return Err(Problem::at(
                         c.span().start,
-                        format!("count: the counts add up to {total}, but {concurrent} copies are sent"),
+                        format!(
+                            "count: the counts add up to {total}, but {concurrent} copies are sent"
+                        ),
                     ));
                 }
                 Some(counts)
@@ -304,11 +331,15 @@ impl<'a> Context<'a> {
                 let within = parse_duration(&inner.within)
                     .map_err(|m| Problem::at(at, format!("eventually.within: {m}")))?;
                 let every = match &inner.every {
-                    Some(t) => parse_duration(t).map_err(|m| Problem::at(at, format!("eventually.every: {m}")))?,
+                    Some(t) => parse_duration(t)
+                        .map_err(|m| Problem::at(at, format!("eventually.every: {m}")))?,
                     None => Duration::from_millis(250),
                 };
                 if within.is_zero() || every.is_zero() {
-                    return Err(Problem::at(at, "eventually: `within` and `every` must be above zero"));
+                    return Err(Problem::at(
+                        at,
+                        "eventually: `within` and `every` must be above zero",
+                    ));
                 }
                 Some(Eventually { within, every })
             }
@@ -354,49 +385,64 @@ impl<'a> Context<'a> {
     }
 
     fn action(&self, raw: &RawStep, offset: usize) -> Result<Action, Problem> {
-        let request_keys = raw.path.is_some() || raw.method.is_some() || raw.json.is_some() || raw.body.is_some();
+        let request_keys =
+            raw.path.is_some() || raw.method.is_some() || raw.json.is_some() || raw.body.is_some();
         match (&raw.probe, &raw.sleep, request_keys) {
             (Some(p), None, false) => self.probe(p).map(Action::Probe),
             (None, Some(s), false) => Ok(Action::Sleep(self.duration(s, "sleep")?)),
             (None, None, true) => self.request(raw, offset).map(Action::Request),
-            (None, None, false) => Err(Problem::at(offset, "a step needs a `path` (a request), a `probe` or a `sleep`")),
-            _ => Err(Problem::at(offset, "a step is one of: a request (`path`), a `probe`, a `sleep`")),
+            (None, None, false) => Err(Problem::at(
+                offset,
+                "a step needs a `path` (a request), a `probe` or a `sleep`",
+            )),
+            _ => Err(Problem::at(
+                offset,
+                "a step is one of: a request (`path`), a `probe`, a `sleep`",
+            )),
         }
     }
 
     /// The request keys of a step (also a load transaction's).
     pub fn request(&self, raw: &RawStep, offset: usize) -> Result<RequestTemplate, Problem> {
-        let endpoint = match &raw.endpoint {
-            Some(e) => {
-                let name = e.get_ref();
-                if !self.config.endpoints.is_empty() && !self.config.endpoints.contains_key(name) {
-                    return Err(Problem::at(
-                        e.span().start,
-                        format!(
+        let endpoint =
+            match &raw.endpoint {
+                Some(e) => {
+                    let name = e.get_ref();
+                    if !self.config.endpoints.is_empty()
+                        && !self.config.endpoints.contains_key(name)
+                    {
+                        return Err(Problem::at(
+                            e.span().start,
+                            format!(
                             "unknown endpoint `{name}`; [endpoints] of gauntlet.toml declares: {}",
                             self.config.endpoints.keys().cloned().collect::<Vec<_>>().join(", ")
                         ),
-                    ));
+                        ));
+                    }
+                    Some(name.clone())
                 }
-                Some(name.clone())
-            }
-            None if self.default_endpoint.is_none() && self.config.endpoints.len() > 1 => {
-                return Err(Problem::at(
-                    offset,
-                    format!(
+                None if self.default_endpoint.is_none() && self.config.endpoints.len() > 1 => {
+                    return Err(Problem::at(
+                        offset,
+                        format!(
                         "name the `endpoint`: gauntlet.toml declares several ({}), none is `api` \
                          and [identity] names none",
                         self.config.endpoints.keys().cloned().collect::<Vec<_>>().join(", ")
                     ),
-                ))
-            }
-            None => self.default_endpoint.clone(),
-        };
+                    ))
+                }
+                None => self.default_endpoint.clone(),
+            };
         let method = match &raw.method {
             Some(m) => {
                 let upper = m.get_ref().to_ascii_uppercase();
-                if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&upper.as_str()) {
-                    return Err(Problem::at(m.span().start, format!("method: `{}` is not an HTTP method", m.get_ref())));
+                if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+                    .contains(&upper.as_str())
+                {
+                    return Err(Problem::at(
+                        m.span().start,
+                        format!("method: `{}` is not an HTTP method", m.get_ref()),
+                    ));
                 }
                 Method::from_bytes(upper.as_bytes()).expect("known method")
             }
@@ -407,7 +453,10 @@ impl<'a> Context<'a> {
             .as_ref()
             .ok_or_else(|| Problem::at(offset, "a request needs a `path`"))?;
         if !path.get_ref().starts_with('/') && !path.get_ref().starts_with("{{") {
-            return Err(Problem::at(path.span().start, format!("path: `{}` must start with `/`", path.get_ref())));
+            return Err(Problem::at(
+                path.span().start,
+                format!("path: `{}` must start with `/`", path.get_ref()),
+            ));
         }
         let path = self.template(path)?;
         let mut headers = Vec::new();
@@ -415,11 +464,18 @@ impl<'a> Context<'a> {
             headers.push((name.clone(), self.template(value)?));
         }
         let body = match (&raw.json, &raw.body) {
-            (Some(_), Some(b)) => return Err(Problem::at(b.span().start, "a request has `json` or `body`, not both")),
+            (Some(_), Some(b)) => {
+                return Err(Problem::at(
+                    b.span().start,
+                    "a request has `json` or `body`, not both",
+                ))
+            }
             (Some(j), None) => Some(BodyTemplate::Json(self.json(j.get_ref(), &j.span())?)),
             (None, Some(b)) => Some(BodyTemplate::Raw(
                 self.template(b)?,
-                raw.content_type.clone().unwrap_or_else(|| "text/plain".into()),
+                raw.content_type
+                    .clone()
+                    .unwrap_or_else(|| "text/plain".into()),
             )),
             (None, None) => None,
         };
@@ -449,12 +505,21 @@ impl<'a> Context<'a> {
                 }
             });
             let name = name.ok_or_else(|| {
-                Problem::at(at, format!("probe: name the `data` service ({kind:?} in [data] of gauntlet.toml)"))
+                Problem::at(
+                    at,
+                    format!("probe: name the `data` service ({kind:?} in [data] of gauntlet.toml)"),
+                )
             })?;
             match self.config.data.get(&name) {
                 Some(d) if d.kind == kind => Ok(name),
-                Some(_) => Err(Problem::at(at, format!("probe: data `{name}` is not {kind:?}"))),
-                None => Err(Problem::at(at, format!("probe: no data service `{name}` in [data] of gauntlet.toml"))),
+                Some(_) => Err(Problem::at(
+                    at,
+                    format!("probe: data `{name}` is not {kind:?}"),
+                )),
+                None => Err(Problem::at(
+                    at,
+                    format!("probe: no data service `{name}` in [data] of gauntlet.toml"),
+                )),
             }
         };
         let templates = |items: &[String]| -> Result<Vec<Template>, Problem> {
@@ -502,7 +567,10 @@ impl<'a> Context<'a> {
         for (key, value) in table {
             let request_only = |k: &str| -> Result<(), Problem> {
                 if probe {
-                    Err(Problem::at(span.start, format!("expect.{k}: a probe has a `value`, not a {k}")))
+                    Err(Problem::at(
+                        span.start,
+                        format!("expect.{k}: a probe has a `value`, not a {k}"),
+                    ))
                 } else {
                     Ok(())
                 }
@@ -567,11 +635,17 @@ impl<'a> Context<'a> {
     }
 
     /// `[vars]`: each may use the names before it.
-    pub fn vars(&mut self, vars: &[(String, Spanned<String>)]) -> Result<Vec<(String, Template)>, Problem> {
+    pub fn vars(
+        &mut self,
+        vars: &[(String, Spanned<String>)],
+    ) -> Result<Vec<(String, Template)>, Problem> {
         let mut out = Vec::new();
         for (name, value) in vars {
             if name.contains('.') || super::template::BUILTINS.contains(&name.as_str()) {
-                return Err(Problem::at(value.span().start, format!("vars: `{name}` is a reserved name")));
+                return Err(Problem::at(
+                    value.span().start,
+                    format!("vars: `{name}` is a reserved name"),
+                ));
             }
             let t = self.template(value)?;
             self.known.vars.insert(name.clone());

@@ -356,7 +356,11 @@ mod tests {
         known.vars.insert("id".into());
         let e = t.check(&known).unwrap_err();
         assert_eq!(e.offset, 10);
-        assert!(e.message.contains("unknown variable `nope`"), "{}", e.message);
+        assert!(
+            e.message.contains("unknown variable `nope`"),
+            "{}",
+            e.message
+        );
         assert!(Template::parse("{{secret.other}}")
             .unwrap()
             .check(&known)
