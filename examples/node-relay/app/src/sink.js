@@ -2,7 +2,7 @@
 // every event it accepted, so journeys can see what arrived and how often,
 // and it misbehaves on request: `fail_times: N` makes the first N
 // deliveries of that id fail, kind `poison` always fails, kind `slow` takes
-// SINK_SLOW_MS to answer.
+// its `delay_ms` (or SINK_SLOW_MS) to answer.
 "use strict";
 
 const http = require("node:http");
@@ -29,7 +29,7 @@ async function deliver(req, res) {
   res.on("close", () => {
     hungUp = !res.writableEnded;
   });
-  const delay = event.kind === "slow" ? SLOW_MS : DELAY_MS;
+  const delay = event.kind === "slow" ? Number(event.delay_ms) || SLOW_MS : DELAY_MS;
   if (delay > 0) await sleep(delay);
   if (hungUp) return;
   const tries = await redis.hincrby(TRIES, event.id, 1);

@@ -71,12 +71,14 @@ async function handle(entryId, list) {
 
   const attempts = await redis.hincrby(hash, "attempts", 1);
   let failure = null;
+  // A slow event may ask the sink for a longer delay: wait that long too.
+  const delayMs = Number(event.delay_ms || 0);
   try {
     const status = await postJson(
       SINK_URL,
       { id: event.id, kind: event.kind, payload: JSON.parse(event.payload || "null"),
-        fail_times: Number(event.fail_times || 0), attempt: attempts },
-      SINK_TIMEOUT_MS,
+        fail_times: Number(event.fail_times || 0), delay_ms: delayMs, attempt: attempts },
+      SINK_TIMEOUT_MS + delayMs,
     );
     if (status < 200 || status > 299) failure = `sink answered ${status}`;
   } catch (e) {
