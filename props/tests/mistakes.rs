@@ -320,3 +320,33 @@ fn new_failures_are_recorded_where_asked_and_the_read_folder_is_left_alone() {
     );
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+// The boundary-biased generators (issue 15): each mistake below moves a
+// bound the spec states by one step, which uniform random inputs rarely
+// land on.
+
+#[test]
+fn ratio_bound_inclusive_is_caught_at_exactly_ten_or_a_tenth() {
+    let f = bites("ratio_bound_inclusive", "valuation_rate_ratio_boundaries");
+    assert!(
+        f.message.contains("RATE_MISMATCH_SUSPICIOUS"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn evidence_needs_one_more_is_caught_at_exactly_the_required_count() {
+    let f = bites(
+        "evidence_needs_one_more",
+        "work_order_readiness_matches_model",
+    );
+    assert!(f.message.contains("missing_evidence"), "{}", f.message);
+}
+
+#[test]
+fn reserve_refuses_exact_available_is_caught_by_the_ledger_state_machine() {
+    let f = bites("reserve_refuses_exact_available", "ledger_matches_model");
+    assert!(f.message.contains("CRED001"), "{}", f.message);
+    assert!(f.minimal_case.contains("Reserve"), "{}", f.minimal_case);
+}

@@ -137,7 +137,15 @@ impl ReferenceStateMachine for LedgerMachine {
     }
 
     fn transitions(state: &LedgerState) -> BoxedStrategy<LedgerOp> {
-        let reserve = (0..KEYS, 0..REFS, 1i64..=8, prop::bool::weighted(0.25)).prop_map(
+        // Half the reservations ask for exactly available − 1, available or
+        // available + 1 credits: CRED001 (or the override) lives there.
+        let available = state.account.available();
+        let boundary: Vec<i64> = [available - 1, available, available + 1]
+            .into_iter()
+            .filter(|a| *a >= 1)
+            .collect();
+        let amount = prop_oneof![1 => 1i64..=8, 1 => prop::sample::select(boundary)];
+        let reserve = (0..KEYS, 0..REFS, amount, prop::bool::weighted(0.25)).prop_map(
             |(key, ref_id, amount, operator_override)| LedgerOp::Reserve {
                 key,
                 ref_id,

@@ -43,12 +43,22 @@ pub(crate) struct Probe {
     requests: u32,
 }
 
+/// Half the probes send exactly capacity − 1, capacity or capacity + 1
+/// requests (the boundary an off-by-one lives on), the rest any count up to
+/// three times the largest capacity.
 fn probe(window: impl Strategy<Value = u64>) -> impl Strategy<Value = Probe> {
-    (1u32..=30, window, 1u32..=90).prop_map(|(capacity, window_ms, requests)| Probe {
-        capacity,
-        window_ms,
-        requests,
-    })
+    (1u32..=30, window, 1u32..=90, -1i32..=1, any::<bool>()).prop_map(
+        |(capacity, window_ms, any_count, offset, at_boundary)| Probe {
+            capacity,
+            window_ms,
+            // At least one request: capacity 1 − 1 sends 1.
+            requests: if at_boundary {
+                capacity.saturating_add_signed(offset).max(1)
+            } else {
+                any_count
+            },
+        },
+    )
 }
 
 struct Burst {

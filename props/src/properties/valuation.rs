@@ -54,6 +54,15 @@ pub(crate) static PROPERTIES: &[Property] = &[
         },
         run: |env, runner| check(env, runner, slab_input(), slab_boundaries),
     },
+    Property {
+        info: PropertyInfo {
+            name: "valuation_rate_ratio_boundaries",
+            family: "valuation",
+            description: "RATE_MISMATCH_SUSPICIOUS around market/guideline = 0.1 and 10 (both inclusive bounds are not suspicious) and guideline 0, rates per sqm and per sqft: output equals the model's",
+            default_cases: 128,
+        },
+        run: |env, runner| check(env, runner, rate_ratio_input(), matches_model),
+    },
 ];
 
 const EVALUATE: &str = "/v1/repogen/evaluate";
@@ -230,6 +239,41 @@ fn slab_input() -> BoxedStrategy<ValuationInput> {
             land_value: split.then_some(v),
             building_value: split.then_some(0.0),
             ..Default::default()
+        })
+        .boxed()
+}
+
+/// A guideline rate per sqm and a market rate at, just under and just over
+/// 0.1 and 10 times it (the spec's `> 10 or < 0.1`), sometimes given per
+/// sqft (converted before the ratio), sometimes against a zero guideline.
+fn rate_ratio_input() -> BoxedStrategy<ValuationInput> {
+    let factor = prop::sample::select(vec![
+        0.0999, 0.09999, 0.1, 0.10001, 0.1001, 1.0, 9.999, 9.9999, 10.0, 10.0001, 10.001,
+    ]);
+    let guideline = prop_oneof![
+        4 => (1u64..=10_000_000).prop_map(|c| c as f64 / 100.0),
+        1 => prop::sample::select(vec![0.0, 0.01, 1.0, 10.0, 100.0, 1000.0]),
+    ];
+    (guideline, factor, any::<bool>())
+        .prop_map(|(g, k, per_sqft)| {
+            let market = round2(g * k);
+            ValuationInput {
+                bank_name: Some("SBI Main Branch".into()),
+                property_address: Some("1 Main Road".into()),
+                guideline_rate_per_sqm: Some(g),
+                market_rate: Some(if per_sqft {
+                    Measure {
+                        value: round2(market / SQFT_PER_SQM),
+                        unit: "per_sqft".into(),
+                    }
+                } else {
+                    Measure {
+                        value: market,
+                        unit: "per_sqm".into(),
+                    }
+                }),
+                ..Default::default()
+            }
         })
         .boxed()
 }

@@ -89,14 +89,34 @@ struct NewOrder {
 
 fn new_order() -> impl Strategy<Value = NewOrder> {
     prop::sample::select(ReportType::ALL.to_vec()).prop_flat_map(|rt| {
-        (fields(rt), prop::collection::vec(evidence_kind(), 0..8)).prop_map(
-            move |(fields, evidence)| NewOrder {
-                report_type: rt,
-                fields,
-                evidence,
-            },
-        )
+        (fields(rt), evidence_list(rt)).prop_map(move |(fields, evidence)| NewOrder {
+            report_type: rt,
+            fields,
+            evidence,
+        })
     })
+}
+
+/// Any evidence list, or (half the time) exactly required − 1, required or
+/// required + 1 pieces of a kind the report type counts, plus a DOCUMENT
+/// now and then (which counts for none): the `≥ N photos` boundary.
+fn evidence_list(rt: ReportType) -> impl Strategy<Value = Vec<EvidenceKind>> {
+    let (kinds, required) = rt.evidence_rule();
+    let counted = prop::sample::select(kinds.to_vec());
+    let at_boundary = (
+        prop::collection::vec(counted, (required - 1) as usize..=(required + 1) as usize),
+        any::<bool>(),
+    )
+        .prop_map(|(mut list, document)| {
+            if document {
+                list.push(EvidenceKind::Document);
+            }
+            list
+        });
+    prop_oneof![
+        1 => prop::collection::vec(evidence_kind(), 0..8),
+        1 => at_boundary,
+    ]
 }
 
 fn create(env: &Env, rt: ReportType, fields: &BTreeMap<String, Value>) -> Result<Value, Fail> {

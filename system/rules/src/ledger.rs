@@ -120,6 +120,17 @@ pub fn decide_reserve(
     amount: i64,
     operator_override: bool,
 ) -> Result<Vec<Delta>, LedgerError> {
+    decide_reserve_with(b, amount, operator_override, &Mistakes::NONE)
+}
+
+/// [`decide_reserve`] with deliberate mistakes:
+/// `reserve_refuses_exact_available` wants more than `amount` available.
+pub fn decide_reserve_with(
+    b: Balances,
+    amount: i64,
+    operator_override: bool,
+    m: &Mistakes,
+) -> Result<Vec<Delta>, LedgerError> {
     if amount <= 0 || b.reserved.checked_add(amount).is_none() {
         return Err(LedgerError::InvalidAmount);
     }
@@ -129,7 +140,12 @@ pub fn decide_reserve(
         kind: EntryKind::Reserve,
     };
     let available = b.available();
-    if available >= amount {
+    let enough = if m.reserve_refuses_exact_available {
+        available > amount
+    } else {
+        available >= amount
+    };
+    if enough {
         return Ok(vec![reserve]);
     }
     if !operator_override {

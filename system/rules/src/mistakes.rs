@@ -19,16 +19,26 @@ pub struct Mistakes {
     pub completeness_floor: bool,
     /// `READY_FOR_RENDER` is allowed with missing fields or evidence.
     pub transition_skips_readiness: bool,
+    /// A market/guideline ratio of exactly 0.1 or 10 is flagged
+    /// `RATE_MISMATCH_SUSPICIOUS` (the spec's bounds are inclusive).
+    pub ratio_bound_inclusive: bool,
+    /// Evidence counts only with one piece more than required (`>`).
+    pub evidence_needs_one_more: bool,
+    /// A reservation of exactly the available credits is refused (`>`).
+    pub reserve_refuses_exact_available: bool,
 }
 
 /// The names `parse` accepts, in declaration order.
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 9] = [
     "round_half_even",
     "ceil_to_100",
     "slab_strict_gt",
     "release_keeps_reserved",
     "completeness_floor",
     "transition_skips_readiness",
+    "ratio_bound_inclusive",
+    "evidence_needs_one_more",
+    "reserve_refuses_exact_available",
 ];
 
 impl Mistakes {
@@ -40,6 +50,9 @@ impl Mistakes {
         release_keeps_reserved: false,
         completeness_floor: false,
         transition_skips_readiness: false,
+        ratio_bound_inclusive: false,
+        evidence_needs_one_more: false,
+        reserve_refuses_exact_available: false,
     };
 
     /// Every mistake's name, as `parse` accepts it.
@@ -87,6 +100,9 @@ impl Mistakes {
             "release_keeps_reserved" => &mut self.release_keeps_reserved,
             "completeness_floor" => &mut self.completeness_floor,
             "transition_skips_readiness" => &mut self.transition_skips_readiness,
+            "ratio_bound_inclusive" => &mut self.ratio_bound_inclusive,
+            "evidence_needs_one_more" => &mut self.evidence_needs_one_more,
+            "reserve_refuses_exact_available" => &mut self.reserve_refuses_exact_available,
             _ => return None,
         })
     }

@@ -204,7 +204,7 @@ pub fn evaluate(input: &ValuationInput) -> Result<ValuationOutput, InputError> {
 }
 
 /// [`evaluate`] with deliberate mistakes (`round_half_even`, `ceil_to_100`,
-/// `slab_strict_gt`).
+/// `slab_strict_gt`, `ratio_bound_inclusive`).
 pub fn evaluate_with(input: &ValuationInput, m: &Mistakes) -> Result<ValuationOutput, InputError> {
     let r2 = |x: f64| round2_with(x, m);
     let bank_type = match input.bank_type.as_deref() {
@@ -305,7 +305,12 @@ pub fn evaluate_with(input: &ValuationInput, m: &Mistakes) -> Result<ValuationOu
     if let (Some(market), Some(guideline)) = (market_rate_per_sqm, guideline_rate_per_sqm) {
         if guideline != 0.0 {
             let ratio = market / guideline;
-            if !(0.1..=10.0).contains(&ratio) {
+            let suspicious = if m.ratio_bound_inclusive {
+                !(ratio > 0.1 && ratio < 10.0)
+            } else {
+                !(0.1..=10.0).contains(&ratio)
+            };
+            if suspicious {
                 warnings.push(warning(RATE_MISMATCH_SUSPICIOUS));
             }
         }

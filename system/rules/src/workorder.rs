@@ -243,7 +243,8 @@ pub fn readiness(
     readiness_with(rt, fields, evidence, &Mistakes::NONE)
 }
 
-/// [`readiness`] with deliberate mistakes (`completeness_floor`).
+/// [`readiness`] with deliberate mistakes (`completeness_floor`,
+/// `evidence_needs_one_more`).
 pub fn readiness_with(
     rt: ReportType,
     fields: &Map<String, Value>,
@@ -262,7 +263,12 @@ pub fn readiness_with(
         .filter(|k| r.evidence_kinds.contains(k))
         .count();
     let have = u32::try_from(have).unwrap_or(u32::MAX);
-    let missing_evidence = if have >= r.evidence_required {
+    let enough = if m.evidence_needs_one_more {
+        have > r.evidence_required
+    } else {
+        have >= r.evidence_required
+    };
+    let missing_evidence = if enough {
         Vec::new()
     } else {
         vec![EvidenceGap {

@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    decide_consume, decide_grant, decide_release_with, decide_reserve, Balances, Delta, EntryKind,
-    LedgerError, ResStatus,
+    decide_consume, decide_grant, decide_release_with, decide_reserve_with, Balances, Delta,
+    EntryKind, LedgerError, ResStatus,
 };
 use crate::Mistakes;
 
@@ -94,7 +94,7 @@ impl Ledger {
     }
 
     /// An empty account whose decisions carry deliberate mistakes
-    /// (`release_keeps_reserved`).
+    /// (`release_keeps_reserved`, `reserve_refuses_exact_available`).
     pub fn with_mistakes(mode: Mode, status: AccountStatus, mistakes: Mistakes) -> Self {
         Ledger {
             mode,
@@ -171,7 +171,7 @@ impl Ledger {
         if self.mode != Mode::Credit || self.status != AccountStatus::Active {
             return Err(LedgerError::AccountInactive.into());
         }
-        let deltas = decide_reserve(self.balances, amount, operator_override)?;
+        let deltas = decide_reserve_with(self.balances, amount, operator_override, &self.mistakes)?;
         let id = self.reservations.len() as i64 + 1;
         let key_of = |d: &Delta| match d.kind {
             EntryKind::Override => format!("{key}:override"),
