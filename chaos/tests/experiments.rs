@@ -18,6 +18,7 @@ fn every_shipped_experiment_parses() {
             "pm2_kill_resurrect",
             "postgres_killed",
             "postgres_link_down",
+            "redis_data_lost",
             "redis_killed",
             "redis_latency",
             "sink_process_killed",

@@ -168,7 +168,18 @@ fn up_status_check_chaos_and_down_work_on_a_node_system_under_pm2() {
     // The example's experiments: every PM2 process killed and brought back
     // by PM2, Redis killed and the api saying so, and every event they
     // published delivered.
-    let out = relay(&project, &["chaos", "--run", &run_id, "--all"]);
+    let out = relay(
+        &project,
+        &[
+            "chaos",
+            "--run",
+            &run_id,
+            "api_killed",
+            "redis_killed",
+            "sink_killed",
+            "worker_killed",
+        ],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "an experiment failed:\n{text}");
     for seen in [
@@ -183,6 +194,15 @@ fn up_status_check_chaos_and_down_work_on_a_node_system_under_pm2() {
     // Redis kept the stream across its SIGKILL (append-only file).
     let (_, body) = get_json(&format!("{api}/events/first"));
     assert_eq!(body["state"], "delivered", "{body}");
+
+    // Last, Redis comes back empty (its files gone): the worker re-creates
+    // its group and relays again; what was stored before is gone for good.
+    let out = relay(&project, &["chaos", "--run", &run_id, "redis_data_lost"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "redis_data_lost failed:\n{text}");
+    assert!(text.contains("0 lost"), "{text}");
+    let (code, _) = get_json(&format!("{api}/events/first"));
+    assert_eq!(code, 404, "the event stored before the data loss is gone");
 
     down(&project);
 }
