@@ -199,7 +199,11 @@ fn up_status_check_chaos_and_down_work_on_a_node_system_under_pm2() {
     // its group and relays again; what was stored before is gone for good.
     let out = relay(&project, &["chaos", "--run", &run_id, "redis_data_lost"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "redis_data_lost failed:\n{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "redis_data_lost failed:\n{text}"
+    );
     assert!(text.contains("0 lost"), "{text}");
     let (code, _) = get_json(&format!("{api}/events/first"));
     assert_eq!(code, 404, "the event stored before the data loss is gone");
