@@ -5,8 +5,9 @@
 //! - [`slo`]: the SLO file (`scenarios/slo.toml`) and verdicts per run and
 //!   per phase
 //! - [`transactions`]: the goose transactions (browse, cart, checkout,
-//!   signed webhooks, orders), each user with its own account, and the
-//!   profile's own request templates (`[transactions.NAME]`)
+//!   signed webhooks, orders, contention bursts with contract checks),
+//!   each user with its own account, and the profile's own request
+//!   templates (`[transactions.NAME]`)
 //! - [`schedule`]: the open-model (constant arrival rate) schedule
 //! - [`run`]: one attack against a target, reports into a folder
 //! - [`report`]: what a run measured (`load.json`)

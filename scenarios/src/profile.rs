@@ -69,16 +69,33 @@ pub enum TransactionKind {
     Webhook,
     /// `GET /api/v1/orders`
     OrdersList,
+    /// Contention: a burst of [`crate::transactions::BURST`] concurrent
+    /// checkouts (each its own `Idempotency-Key`) of one of the few "hot"
+    /// products every burst buys (the in-stock ones with the least stock),
+    /// between two reads of its stock. Contract: the stock fell by at least
+    /// the number of 201s (else a lost update).
+    HotCheckout,
+    /// Contention: [`crate::transactions::BURST`] concurrent identical
+    /// checkouts (same `Idempotency-Key`, same body). Contract: every 2xx
+    /// names the same order, one 201 and the rest 200.
+    CheckoutReplay,
+    /// Contention: [`crate::transactions::BURST`] concurrent identical
+    /// signed webhooks (same external order id). Contract: exactly one 201
+    /// `created`, the rest 200 `skipped`, all with the same `order_id`.
+    WebhookReplay,
 }
 
 impl TransactionKind {
-    pub const ALL: [TransactionKind; 6] = [
+    pub const ALL: [TransactionKind; 9] = [
         TransactionKind::BrowseList,
         TransactionKind::BrowseDetail,
         TransactionKind::CartAdd,
         TransactionKind::Checkout,
         TransactionKind::Webhook,
         TransactionKind::OrdersList,
+        TransactionKind::HotCheckout,
+        TransactionKind::CheckoutReplay,
+        TransactionKind::WebhookReplay,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,7 +106,31 @@ impl TransactionKind {
             TransactionKind::Checkout => "checkout",
             TransactionKind::Webhook => "webhook",
             TransactionKind::OrdersList => "orders_list",
+            TransactionKind::HotCheckout => "hot_checkout",
+            TransactionKind::CheckoutReplay => "checkout_replay",
+            TransactionKind::WebhookReplay => "webhook_replay",
         }
+    }
+
+    /// Whether the transaction checks a contract of the system on its
+    /// answers (the contention bursts): each broken one is a violation,
+    /// and any violation fails the run (see [`crate::slo::evaluate`]).
+    pub fn has_contract(self) -> bool {
+        matches!(
+            self,
+            TransactionKind::HotCheckout
+                | TransactionKind::CheckoutReplay
+                | TransactionKind::WebhookReplay
+        )
+    }
+
+    /// Whether the transaction sends signed storefront webhooks (it needs
+    /// the system's webhook secret).
+    pub fn needs_webhook_secret(self) -> bool {
+        matches!(
+            self,
+            TransactionKind::Webhook | TransactionKind::WebhookReplay
+        )
     }
 
     pub fn from_name(name: &str) -> Option<TransactionKind> {
@@ -174,7 +215,8 @@ pub struct TemplateTransaction {
 
 /// Names the built-in transactions record their per-user setup and helper
 /// requests under: a template may not take them while built-ins run.
-pub const BUILTIN_RECORD_NAMES: [&str; 4] = ["register", "login", "catalog", "cart_clear"];
+pub const BUILTIN_RECORD_NAMES: [&str; 5] =
+    ["register", "login", "catalog", "cart_clear", "stock_read"];
 
 /// Names no transaction may take: `all` is the report's total row.
 pub const RESERVED_TRANSACTION_NAMES: [&str; 1] = ["all"];
@@ -1231,6 +1273,16 @@ pub(crate) mod tests {
             (ci.users, ci.total_duration()),
             (100, Duration::from_secs(60))
         );
+        // The gates carry deliberate contention (issue 15), so the
+        // invariants and the bursts' contracts bite on every run.
+        for p in [&smoke, &ci] {
+            for kind in TransactionKind::ALL
+                .into_iter()
+                .filter(|k| k.has_contract())
+            {
+                assert!(p.weight(kind) > 0, "{} runs {kind}", p.name);
+            }
+        }
         let release = Profile::load_named(&dir, "release").unwrap();
         assert_eq!(release.users, 1000);
         assert_eq!(release.phases.len(), 3);
@@ -1341,7 +1393,8 @@ path = "/spare"
             (
                 TEMPLATES.replace("stats = 2", "stats = 2\nstatz = 1"),
                 "p.toml:7:1: unknown transaction `statz`; known: browse_list, browse_detail, cart_add, \
-                 checkout, webhook, orders_list (built in); this profile's own: publish, spare, stats",
+                 checkout, webhook, orders_list, hot_checkout, checkout_replay, webhook_replay \
+                 (built in); this profile's own: publish, spare, stats",
             ),
             (
                 TEMPLATES.replace("spare = 0\n", ""),

@@ -35,7 +35,15 @@ pub struct Summary {
     pub ok: u64,
     pub errors_total: u64,
     /// Errors by reason: `"500 INTERNAL"`, `"401 AUTH001"`, `"transport: timeout"`...
+    /// (contract violations included, under their symptom).
     pub errors: BTreeMap<String, u64>,
+    /// The errors that broke a transaction's contract (the contention
+    /// bursts: `"idempotency key replay created 8 orders"`), by symptom.
+    /// Any of them fails the run.
+    #[serde(default)]
+    pub violations_total: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub violations: BTreeMap<String, u64>,
     /// Expected business answers, not errors: `"409 INV001"` (out of
     /// stock), `"429 RATE001"` (rate limited).
     pub refusals_total: u64,
@@ -115,8 +123,15 @@ pub struct LoadReport {
     pub duration_s: f64,
     pub users: u32,
     pub phases: Vec<PhaseWindow>,
-    /// Every request of the run, all transactions together.
+    /// Every request of the run, all transactions together, except those
+    /// of the transactions kept `apart`: the global SLOs judge this.
     pub all: Breakdown,
+    /// Transactions not counted in `all`: the contention bursts
+    /// (`hot_checkout`, `checkout_replay`, `webhook_replay`), whose
+    /// requests queue on one another by design. Their contracts and their
+    /// own `[transaction.NAME]` SLOs judge them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apart: Vec<String>,
     /// By transaction name (`browse_list`, ..., the per-user setup
     /// requests `register`, `login`, `catalog` when built-in transactions
     /// run, and the profile's own transactions).
@@ -126,7 +141,8 @@ pub struct LoadReport {
     pub aborted: Option<String>,
     pub goose: GooseSummary,
     /// A profile's own transactions: the first failed answer of each, in
-    /// full (request, and what `expect` saw; secrets masked).
+    /// full (request, and what `expect` saw; secrets masked). The contention
+    /// bursts: the first contract violation of each, in full.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_examples: BTreeMap<String, String>,
 }
@@ -136,7 +152,7 @@ impl LoadReport {
     /// refusals, rate and latency percentiles, with an `all` row last.
     pub fn transaction_table(&self) -> String {
         let mut out = format!(
-            "{:<14} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+            "{:<16} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
             "TRANSACTION",
             "COUNT",
             "ERRORS",
@@ -152,9 +168,40 @@ impl LoadReport {
             let s = &b.run;
             let l = &s.latency_ms;
             out.push_str(&format!(
-                "{name:<14} {:>7} {:>7} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}\n",
+                "{name:<16} {:>7} {:>7} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}\n",
                 s.count, s.errors_total, s.refusals_total, s.rps, l.p50, l.p95, l.p99, l.max
             ));
+        }
+        if !self.apart.is_empty() {
+            out.push_str(&format!(
+                "(all: without {}, contention bursts judged by their contracts and own SLOs)\n",
+                self.apart.join(", ")
+            ));
+        }
+        out.push_str(&self.violation_lines());
+        out
+    }
+
+    /// The contract violations, by transaction and symptom, with the first
+    /// one in full (empty when there are none).
+    pub fn violation_lines(&self) -> String {
+        let broken: Vec<(&String, &Summary)> = self
+            .transactions
+            .iter()
+            .map(|(n, b)| (n, &b.run))
+            .filter(|(_, s)| s.violations_total > 0)
+            .collect();
+        if broken.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("\ncontract violations (each fails the run):\n");
+        for (name, s) in broken {
+            for (symptom, n) in &s.violations {
+                out.push_str(&format!("  {name}: {symptom} ({n} answers)\n"));
+            }
+            if let Some(first) = self.error_examples.get(name) {
+                out.push_str(&format!("    first: {first}\n"));
+            }
         }
         out
     }
@@ -192,6 +239,9 @@ pub enum Outcome {
     Refused(String),
     /// Anything else: unexpected status or transport failure.
     Error(String),
+    /// An answer that broke the transaction's contract (a contention
+    /// burst's check), named by its symptom: an error that fails the run.
+    Violation(String),
 }
 
 const HIST_MAX_US: u64 = 3_600_000_000;
@@ -205,6 +255,7 @@ struct Cell {
     count: u64,
     ok: u64,
     errors: BTreeMap<String, u64>,
+    violations: BTreeMap<String, u64>,
     refusals: BTreeMap<String, u64>,
     hist: Histogram<u64>,
 }
@@ -215,6 +266,7 @@ impl Cell {
             count: 0,
             ok: 0,
             errors: BTreeMap::new(),
+            violations: BTreeMap::new(),
             refusals: BTreeMap::new(),
             hist: new_histogram(),
         }
@@ -225,6 +277,9 @@ impl Cell {
         self.ok += other.ok;
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.violations {
+            *self.violations.entry(k.clone()).or_default() += v;
         }
         for (k, v) in &other.refusals {
             *self.refusals.entry(k.clone()).or_default() += v;
@@ -240,6 +295,8 @@ impl Cell {
             ok: self.ok,
             errors_total,
             errors: self.errors.clone(),
+            violations_total: self.violations.values().sum(),
+            violations: self.violations.clone(),
             refusals_total,
             refusals: self.refusals.clone(),
             error_rate_pct: if self.count == 0 {
@@ -333,6 +390,8 @@ impl PhaseClock {
 /// Shared by every user of one attack.
 pub(crate) struct Recorder {
     shards: Vec<Mutex<Shard>>,
+    /// Transactions left out of the `all` breakdown.
+    apart: Vec<&'static str>,
     pub clock: PhaseClock,
     base: Instant,
     /// Nanoseconds from `base` to the schedule epoch (phase 0 start);
@@ -346,10 +405,21 @@ impl Recorder {
     pub fn new(clock: PhaseClock) -> Recorder {
         Recorder {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            apart: Vec::new(),
             clock,
             base: Instant::now(),
             epoch_ns: AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// Leaves `names` out of the `all` breakdown (they still have their own).
+    pub fn keeping_apart(mut self, names: Vec<&'static str>) -> Recorder {
+        self.apart = names;
+        self
+    }
+
+    pub fn apart(&self) -> Vec<String> {
+        self.apart.iter().map(|n| n.to_string()).collect()
     }
 
     /// Sets the epoch of the phases (only the first call counts).
@@ -397,6 +467,10 @@ impl Recorder {
             Outcome::Ok => cell.ok += 1,
             Outcome::Refused(r) => *cell.refusals.entry(r).or_default() += 1,
             Outcome::Error(r) => *cell.errors.entry(r).or_default() += 1,
+            Outcome::Violation(r) => {
+                *cell.violations.entry(r.clone()).or_default() += 1;
+                *cell.errors.entry(r).or_default() += 1;
+            }
         }
         let us = (latency.as_micros() as u64).max(1);
         cell.hist.saturating_record(us);
@@ -487,6 +561,9 @@ impl Recorder {
                 .or_insert_with(|| (Cell::new(), BTreeMap::new()));
             entry.0.add(cell);
             entry.1.entry(*phase).or_insert_with(Cell::new).add(cell);
+            if self.apart.contains(txn) {
+                continue;
+            }
             all_run.add(cell);
             all_phases.entry(*phase).or_insert_with(Cell::new).add(cell);
         }
@@ -598,5 +675,60 @@ mod tests {
         assert_eq!(c.phases["b"].error_rate_pct, 50.0);
         assert_eq!(all.phases["b"].count, 3);
         assert!((all.phases["a"].rps - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn violations_are_errors_and_contention_is_kept_apart() {
+        let clock = PhaseClock::new(&[("a".into(), Duration::from_secs(10))], false);
+        let r = Recorder::new(clock).keeping_apart(vec!["checkout_replay"]);
+        let epoch = Instant::now();
+        r.set_epoch(epoch);
+        let ms = Duration::from_millis;
+        r.record(0, "checkout", epoch, ms(10), Outcome::Ok);
+        for i in 0..8 {
+            let outcome = if i < 2 {
+                Outcome::Violation("idempotency key replay created 2 orders".into())
+            } else {
+                Outcome::Ok
+            };
+            r.record(1, "checkout_replay", epoch, ms(900), outcome);
+        }
+        let (all, txns, _) = r.snapshot(&[10.0], 10.0, None);
+        assert_eq!((all.run.count, all.run.errors_total), (1, 0));
+        assert!(
+            all.run.latency_ms.max < 100.0,
+            "the burst is not in `all`: {:?}",
+            all.run.latency_ms
+        );
+        let replay = &txns["checkout_replay"].run;
+        assert_eq!(replay.count, 8);
+        assert_eq!(replay.errors_total, 2, "a violation is an error");
+        assert_eq!(replay.violations_total, 2);
+        assert_eq!(
+            replay.violations["idempotency key replay created 2 orders"],
+            2
+        );
+        let report = LoadReport {
+            all,
+            transactions: txns,
+            apart: r.apart(),
+            error_examples: [(
+                "checkout_replay".to_string(),
+                "8 concurrent POST ... answered: 201 order 7, 201 order 8, ...".to_string(),
+            )]
+            .into(),
+            ..LoadReport::default()
+        };
+        let table = report.transaction_table();
+        assert!(
+            table.contains(
+                "contract violations (each fails the run):\n  \
+                 checkout_replay: idempotency key replay created 2 orders (2 answers)\n    \
+                 first: 8 concurrent POST"
+            ),
+            "{table}"
+        );
+        assert!(table.contains("(all: without checkout_replay,"), "{table}");
+        assert_eq!(LoadReport::default().violation_lines(), "");
     }
 }

@@ -55,7 +55,7 @@ pub enum LoadError {
     RemoteTarget { url: String },
     #[error("target `{url}`: {reason}")]
     BadTarget { url: String, reason: String },
-    #[error("the mix has `webhook` but the system under test has no secret `webhook_secret`")]
+    #[error("the mix has `webhook` or `webhook_replay` but the system under test has no secret `webhook_secret`")]
     MissingWebhookSecret,
     /// A profile's own transaction cannot be sent to this system (its
     /// endpoint or a secret it uses is missing).
@@ -435,9 +435,11 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     };
     check_url(&base_url, sut.allow_remote)?;
     let webhook_secret = sut.secret("webhook_secret").map(String::from);
-    if profile.weight(crate::profile::TransactionKind::Webhook) > 0
-        && webhook_secret.as_deref().unwrap_or("").is_empty()
-    {
+    let signs_webhooks = profile
+        .mix
+        .iter()
+        .any(|(e, _)| matches!(e, MixEntry::Builtin(k) if k.needs_webhook_secret()));
+    if signs_webhooks && webhook_secret.as_deref().unwrap_or("").is_empty() {
         return Err(LoadError::MissingWebhookSecret);
     }
     std::fs::create_dir_all(out_dir).map_err(|e| LoadError::Io {
@@ -464,7 +466,18 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     phase_seconds.extend(phases.iter().map(|(_, d)| d.as_secs_f64()));
 
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let mut ctx = RunContext::new(Recorder::new(clock), run_id, plan.seed);
+    // The contention bursts queue on one another by design: the global
+    // SLOs judge the rest of the mix, the bursts their contracts and own SLOs.
+    let apart: Vec<&'static str> = profile
+        .mix
+        .iter()
+        .filter_map(|(e, _)| match e {
+            MixEntry::Builtin(k) if k.has_contract() => Some(k.name()),
+            _ => None,
+        })
+        .collect();
+    let recorder = Recorder::new(clock).keeping_apart(apart);
+    let mut ctx = RunContext::new(recorder, run_id, plan.seed);
     ctx.webhook_secret = webhook_secret;
     ctx.lead = lead;
     ctx.templates = templates;
@@ -589,6 +602,7 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
         users: profile.users,
         phases: windows,
         all,
+        apart: ctx.recorder.apart(),
         transactions,
         open_model,
         aborted: outcome.aborted,

@@ -389,6 +389,12 @@ fn parse_percent(text: &str) -> Result<f64, String> {
 /// `report`. Phases without requests get no verdict; a whole-run SLO of a
 /// transaction that ran no request fails (with 0 samples), unless the
 /// transaction is not in the run at all.
+///
+/// Besides the SLOs, every transaction of the run that checks a contract
+/// (the contention bursts, [`TransactionKind::has_contract`]) or recorded
+/// a violation gets a whole-run verdict `"NAME contract"`: its violations,
+/// which must be 0 (`< 1`). It is not an SLO and no file can turn it off:
+/// a violation is a bug, not a slow day.
 pub fn evaluate(report: &LoadReport, slos: &SloSet) -> Vec<Verdict> {
     let mut out = Vec::new();
     let mut scopes: Vec<Option<String>> = vec![None];
@@ -400,8 +406,34 @@ pub fn evaluate(report: &LoadReport, slos: &SloSet) -> Vec<Verdict> {
                 judge(&mut out, txn, limits, b, phase);
             }
         }
+        if phase.is_none() {
+            out.extend(contract_verdicts(report));
+        }
     }
     out
+}
+
+/// The unit of a contract verdict: answers that broke the contract.
+pub const VIOLATIONS_UNIT: &str = "violations";
+
+fn contract_verdicts(report: &LoadReport) -> Vec<Verdict> {
+    report
+        .transactions
+        .iter()
+        .filter(|(name, b)| {
+            b.run.violations_total > 0
+                || TransactionKind::from_name(name).is_some_and(TransactionKind::has_contract)
+        })
+        .map(|(name, b)| Verdict {
+            slo: format!("{name} contract"),
+            observed: b.run.violations_total as f64,
+            threshold: 1.0,
+            unit: VIOLATIONS_UNIT.to_string(),
+            passed: b.run.violations_total == 0,
+            phase: None,
+            samples: b.run.count,
+        })
+        .collect()
 }
 
 fn judge(
@@ -446,20 +478,18 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<12} {:<22} {:>12} {:>12} {:>9}  result",
+        "{:<12} {:<26} {:>12} {:>12} {:>9}  result",
         "phase", "slo", "observed", "threshold", "samples"
     );
     for v in verdicts {
-        let fmt = |x: f64| {
-            if v.unit == "%" {
-                format!("{x:.2} %")
-            } else {
-                format!("{x:.1} ms")
-            }
+        let fmt = |x: f64| match v.unit.as_str() {
+            "%" => format!("{x:.2} %"),
+            "ms" => format!("{x:.1} ms"),
+            _ => format!("{x:.0}"),
         };
         let _ = writeln!(
             s,
-            "{:<12} {:<22} {:>12} {:>12} {:>9}  {}",
+            "{:<12} {:<26} {:>12} {:>12} {:>9}  {}",
             v.phase.as_deref().unwrap_or("(run)"),
             v.slo,
             fmt(v.observed),
@@ -753,6 +783,63 @@ mod tests {
         let table = verdict_table(&verdicts);
         assert!(table.contains("ramp_up      global p95"), "{table}");
         assert!(table.contains("FAIL"));
+        // No contention burst in the run: no contract verdict.
+        assert!(!verdicts.iter().any(|v| v.slo.ends_with(" contract")));
+    }
+
+    #[test]
+    fn contract_violations_fail_the_run_whatever_the_slos() {
+        let slos = parse("[global]\nerror_rate = \"50%\"\n").unwrap().defaults;
+        let mut r = report();
+        let mut clean = summary(80, 100.0, 0);
+        r.transactions.insert(
+            "webhook_replay".into(),
+            Breakdown {
+                run: clean.clone(),
+                phases: BTreeMap::new(),
+            },
+        );
+        let verdicts = evaluate(&r, &slos);
+        let v = verdicts
+            .iter()
+            .find(|v| v.slo == "webhook_replay contract")
+            .expect("a contention burst always gets a contract verdict");
+        assert!(v.passed && v.phase.is_none() && v.samples == 80, "{v:?}");
+        assert!(all_passed(&verdicts));
+        // 8 answers of one burst broke the contract: 10 % errors, under the
+        // error-rate SLO, and still a failed run.
+        clean.errors_total = 8;
+        clean.error_rate_pct = 10.0;
+        clean.violations_total = 8;
+        clean.violations = [("idempotency key replay created 8 orders".to_string(), 8)].into();
+        r.transactions.insert(
+            "checkout_replay".into(),
+            Breakdown {
+                run: clean,
+                phases: BTreeMap::new(),
+            },
+        );
+        let verdicts = evaluate(&r, &slos);
+        let v = verdicts
+            .iter()
+            .find(|v| v.slo == "checkout_replay contract")
+            .unwrap();
+        assert!(!v.passed);
+        assert_eq!((v.observed, v.threshold), (8.0, 1.0));
+        assert!(verdicts
+            .iter()
+            .any(|v| v.slo == "global error rate" && v.passed));
+        assert!(!all_passed(&verdicts));
+        let table = verdict_table(&verdicts);
+        assert!(
+            table.lines().any(|l| l.contains("checkout_replay contract")
+                && l.contains("< 1")
+                && l.ends_with("FAIL")),
+            "{table}"
+        );
+        assert!(r
+            .transaction_table()
+            .contains("checkout_replay: idempotency key replay created 8 orders (8 answers)"));
     }
 
     #[test]

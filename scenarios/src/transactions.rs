@@ -14,6 +14,18 @@
 //! refusals, counted apart and not as errors; anything else is an error,
 //! named by status and error code (`"500 INTERNAL"`) or transport failure.
 //!
+//! Contention: [`hot_checkout`], [`checkout_replay`] and [`webhook_replay`]
+//! each send a burst of [`BURST`] requests at once (one task each, on the
+//! user's HTTP client; goose's own reports do not see them), sent by the
+//! first [`CREW`] users only, [`LANES`] burst at a time in the whole run
+//! (latency counted from the burst's actual send, in both modes), and
+//! check a contract of the system on the answers together: the stock fell by at
+//! least the orders placed, one key makes one order, one storefront id one
+//! order. An answer that breaks it is an [`Outcome::Violation`] named by
+//! the symptom (`"idempotency key replay created 8 orders"`): an error, and
+//! any violation fails the run ([`crate::slo::evaluate`]). The first one of
+//! each transaction is kept in full for `load.json`'s `error_examples`.
+//!
 //! A profile's own transactions (request templates, [`run_template`]) need
 //! no account: their users only get a session with a [`Scope`] of their
 //! own (seeded from the run's seed and the user's number). What the
@@ -63,6 +75,8 @@ pub(crate) struct RunContext {
     pub sent: AtomicU64,
     /// The first failure of each template transaction, in full.
     pub examples: Mutex<BTreeMap<String, String>>,
+    /// The contention bursts' lanes: at most [`LANES`] bursts in flight.
+    pub lanes: Arc<tokio::sync::Semaphore>,
 }
 
 /// A profile's own transaction, ready to send.
@@ -90,6 +104,7 @@ impl RunContext {
             secrets: Vec::new(),
             sent: AtomicU64::new(0),
             examples: Mutex::new(BTreeMap::new()),
+            lanes: Arc::new(tokio::sync::Semaphore::new(LANES)),
         }
     }
 }
@@ -173,7 +188,53 @@ fn state(user: &mut GooseUser) -> Result<&mut UserState, Box<TransactionError>> 
     })
 }
 
+/// Requests in one contention burst, all sent at once.
+pub const BURST: usize = 8;
+
+/// The users that send the contention bursts: users `0..CREW` (the others
+/// skip those transactions), so a run has the same bursts whatever its
+/// user count: one of each kind per crew member and round of the mix.
+pub const CREW: usize = 5;
+
+/// Bursts in flight at once, in the whole run: a crew member whose turn
+/// comes waits for a free lane. A burst holds up to [`BURST`] of the
+/// system's database connections while its requests queue on one another;
+/// one lane keeps that from starving the rest of the mix.
+pub const LANES: usize = 1;
+
+/// How many products are "hot": [`hot_checkout`] bursts go to one of the
+/// in-stock products with the least stock, so every burst buys the same
+/// few, and they run out during the run.
+pub const HOT_SET: usize = 3;
+
 impl UserState {
+    /// One of the [`HOT_SET`] in-stock products with the least stock, as
+    /// this user knows them (the same few for every user: the catalog
+    /// each fetched at the start, lowered by what it saw since).
+    fn hot_product(&mut self) -> Option<i64> {
+        let mut in_stock: Vec<&ProductRef> = self.products.iter().filter(|p| p.stock > 0).collect();
+        in_stock.sort_by_key(|p| (p.stock, p.id));
+        in_stock.truncate(HOT_SET);
+        if in_stock.is_empty() {
+            return None;
+        }
+        let pick = self.rng.random_range(0..in_stock.len());
+        Some(in_stock[pick].id)
+    }
+
+    /// One of the five products with the most stock, as this user knows
+    /// them: a burst of identical checkouts must not find it sold out.
+    fn plentiful_product(&mut self) -> Option<i64> {
+        let mut by_stock: Vec<&ProductRef> = self.products.iter().filter(|p| p.stock > 0).collect();
+        by_stock.sort_by_key(|p| (std::cmp::Reverse(p.stock), p.id));
+        by_stock.truncate(5);
+        if by_stock.is_empty() {
+            return self.product(false);
+        }
+        let pick = self.rng.random_range(0..by_stock.len());
+        Some(by_stock[pick].id)
+    }
+
     fn product(&mut self, in_stock: bool) -> Option<i64> {
         if self.products.is_empty() {
             return None;
@@ -796,6 +857,450 @@ pub async fn webhook(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+/// One answer of a burst, not recorded yet: its transaction judges the
+/// burst's contract first.
+struct BurstAnswer {
+    status: Option<u16>,
+    json: Option<Value>,
+    outcome: Outcome,
+    /// When it was sent (after its lane: in open mode too, the wait for
+    /// a lane is the generator's, not the system's).
+    from: Instant,
+    latency: Duration,
+}
+
+impl BurstAnswer {
+    /// A 2xx whose body was read (an answer cut short is an error, not a
+    /// contract's business).
+    fn is_2xx(&self) -> bool {
+        self.outcome == Outcome::Ok
+    }
+}
+
+/// One request of a burst: its headers and its body.
+type BurstRequest = (Vec<(&'static str, String)>, Vec<u8>);
+
+/// Sends `requests` (to `method` `path`, each with its headers and body)
+/// all at once, one task each on the user's HTTP client, and waits for
+/// every answer (in the order of `requests`). Goose's own metrics do not
+/// see them.
+async fn burst(
+    user: &GooseUser,
+    method: GooseMethod,
+    path: &str,
+    requests: Vec<BurstRequest>,
+) -> Result<Vec<BurstAnswer>, Box<TransactionError>> {
+    let mut builders = Vec::with_capacity(requests.len());
+    for (headers, body) in requests {
+        let mut rb = user.get_request_builder(&method, path)?;
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        builders.push(rb.header("content-type", "application/json").body(body));
+    }
+    let n = builders.len();
+    // Every task waits at the barrier, so the requests leave together.
+    let start = Arc::new(tokio::sync::Barrier::new(n));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, rb) in builders.into_iter().enumerate() {
+        let start = start.clone();
+        tasks.spawn(async move {
+            start.wait().await;
+            let sent = Instant::now();
+            let (status, body, transport) = match rb.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    match resp.bytes().await {
+                        Ok(b) => (Some(status), b.to_vec(), None),
+                        Err(e) => (Some(status), Vec::new(), Some(transport_reason(&e))),
+                    }
+                }
+                Err(e) => (None, Vec::new(), Some(transport_reason(&e))),
+            };
+            (i, sent, Instant::now(), status, body, transport)
+        });
+    }
+    let mut answers: Vec<Option<BurstAnswer>> = (0..n).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((i, sent, done, status, body, transport)) = joined else {
+            continue;
+        };
+        let outcome = match (status, transport) {
+            (_, Some(reason)) => Outcome::Error(reason),
+            (Some(s), None) => classify(s, &body),
+            (None, None) => Outcome::Error("transport: other".into()),
+        };
+        answers[i] = Some(BurstAnswer {
+            status,
+            json: serde_json::from_slice(&body).ok(),
+            outcome,
+            from: sent,
+            latency: done.saturating_duration_since(sent),
+        });
+    }
+    let now = Instant::now();
+    Ok(answers
+        .into_iter()
+        .map(|a| {
+            // A task that panicked: no answer.
+            a.unwrap_or_else(|| BurstAnswer {
+                status: None,
+                json: None,
+                outcome: Outcome::Error("transport: other".into()),
+                from: now,
+                latency: Duration::ZERO,
+            })
+        })
+        .collect())
+}
+
+/// A crew member's turn at a burst: its open-mode slot, then a free lane
+/// (held until the permit drops). `None`: not one of the [`CREW`], or its
+/// schedule is over.
+async fn burst_turn(
+    user: &mut GooseUser,
+) -> Result<Option<(Arc<RunContext>, tokio::sync::OwnedSemaphorePermit)>, Box<TransactionError>> {
+    if user.weighted_users_index >= CREW || begin(user).await?.is_none() {
+        return Ok(None);
+    }
+    let ctx = state(user)?.ctx.clone();
+    let lane = ctx.lanes.clone().acquire_owned().await.map_err(|_| {
+        Box::new(TransactionError::Custom(
+            "the burst lanes are closed".into(),
+        ))
+    })?;
+    Ok(Some((ctx, lane)))
+}
+
+/// Records a burst's answers under `txn`; with a `violation` (its symptom,
+/// and the whole story for `error_examples`), the answers `broke` picks
+/// are recorded as [`Outcome::Violation`].
+fn record_burst(
+    user: &GooseUser,
+    ctx: &RunContext,
+    txn: &'static str,
+    answers: Vec<BurstAnswer>,
+    violation: Option<(String, String)>,
+    broke: impl Fn(&BurstAnswer) -> bool,
+) {
+    if let Some((_, story)) = &violation {
+        let mut examples = ctx.examples.lock().unwrap_or_else(|p| p.into_inner());
+        examples
+            .entry(txn.to_string())
+            .or_insert_with(|| story.clone());
+    }
+    for a in answers {
+        let outcome = match &violation {
+            Some((symptom, _)) if broke(&a) => Outcome::Violation(symptom.clone()),
+            _ => a.outcome.clone(),
+        };
+        ctx.recorder
+            .record(user.weighted_users_index, txn, a.from, a.latency, outcome);
+    }
+}
+
+/// `GET /api/v1/public/products/{id}` (recorded as `stock_read`): the
+/// product's stock now, `None` when it could not be read.
+async fn read_stock(
+    user: &mut GooseUser,
+    ctx: &RunContext,
+    id: i64,
+    token: Option<&str>,
+) -> Result<Option<i64>, Box<TransactionError>> {
+    let a = exchange(
+        user,
+        ctx,
+        Req::new(
+            "stock_read",
+            GooseMethod::Get,
+            format!("/api/v1/public/products/{id}"),
+            "/api/v1/public/products/{id} (stock)",
+        )
+        .bearer(token),
+        None,
+    )
+    .await?;
+    Ok(a.json
+        .filter(|_| a.outcome == Outcome::Ok)
+        .and_then(|j| j.pointer("/data/stock").and_then(Value::as_i64)))
+}
+
+/// Contention on the last units: [`BURST`] checkouts at once, each with its
+/// own `Idempotency-Key`, of one hot product (one of the [`HOT_SET`]
+/// in-stock products with the least stock: every burst buys the same few,
+/// and they run out), with the product's stock read just before and just
+/// after. `409 INV001` once it is sold out is a business answer.
+///
+/// Contract: nothing but orders takes stock during a load run, so the
+/// stock fell by at least the burst's own 201s (other users' orders only
+/// make it fall more). Less is a lost update, stock read and written back
+/// without a lock (`stock_check_without_lock`): the burst's 201s are
+/// violations `"lost update: N checkouts succeeded but the stock fell by D"`.
+pub async fn hot_checkout(user: &mut GooseUser) -> TransactionResult {
+    const TXN: &str = "hot_checkout";
+    let Some((ctx, _lane)) = burst_turn(user).await? else {
+        return Ok(());
+    };
+    let token = token_of(user, &ctx).await?;
+    // A hot product that is still in stock. What this user knows can be
+    // stale (other users' bursts empty the hot products one after another):
+    // at the first sold-out one, the whole catalog is fetched again.
+    let mut picked = None;
+    let mut refreshed = false;
+    for _ in 0..HOT_SET {
+        let Some(id) = state(user)?.hot_product() else {
+            break;
+        };
+        match read_stock(user, &ctx, id, token.as_deref()).await? {
+            Some(before) if before > 0 => {
+                picked = Some((id, before));
+                break;
+            }
+            Some(none_left) => {
+                state(user)?.set_stock(id, |_| none_left);
+                if !refreshed {
+                    refreshed = true;
+                    load_catalog(user, &ctx).await?;
+                }
+            }
+            None => break,
+        }
+    }
+    let Some((id, before)) = picked else {
+        return Ok(());
+    };
+    let body = serde_json::to_vec(&order_body(id, 1)).expect("JSON");
+    let requests = (0..BURST)
+        .map(|_| {
+            let mut headers = vec![("idempotency-key", uuid::Uuid::new_v4().to_string())];
+            if let Some(t) = &token {
+                headers.push(("authorization", format!("Bearer {t}")));
+            }
+            (headers, body.clone())
+        })
+        .collect();
+    let answers = burst(user, GooseMethod::Post, "/api/v1/public/orders", requests).await?;
+    let created = answers.iter().filter(|a| a.status == Some(201)).count() as i64;
+    let after = read_stock(user, &ctx, id, token.as_deref()).await?;
+    let violation = after.filter(|a| before - a < created).map(|after| {
+        let fell = before - after;
+        (
+            format!("lost update: {created} checkouts succeeded but the stock fell by {fell}"),
+            format!(
+                "product {id}: stock {before}, then {BURST} concurrent checkouts of 1 \
+                 (each its own Idempotency-Key) answered 201 {created} times, then stock \
+                 {after}: {} units sold that the stock never lost",
+                created - fell
+            ),
+        )
+    });
+    record_burst(user, &ctx, TXN, answers, violation, |a| {
+        a.status == Some(201)
+    });
+    let st = state(user)?;
+    st.orders_placed += created as u64;
+    match after {
+        Some(after) => st.set_stock(id, |_| after),
+        None => st.set_stock(id, |s| s - created),
+    }
+    Ok(())
+}
+
+/// The order ids of a burst's 2xx answers to checkouts (`/data/id`), in
+/// order of first appearance; `None` for a 2xx without one.
+fn order_ids(answers: &[BurstAnswer], pointer: &str) -> Vec<Option<i64>> {
+    let mut ids: Vec<Option<i64>> = Vec::new();
+    for a in answers.iter().filter(|a| a.is_2xx()) {
+        let id = a
+            .json
+            .as_ref()
+            .and_then(|j| j.pointer(pointer))
+            .and_then(Value::as_i64);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// What broke the contract of a burst of identical checkouts (one
+/// `Idempotency-Key`, one body), if anything: every 2xx names the same
+/// order, exactly one is 201 when all are 2xx, at most one otherwise.
+fn checkout_replay_symptom(answers: &[BurstAnswer]) -> Option<String> {
+    let ids = order_ids(answers, "/data/id");
+    let orders = ids.iter().flatten().count();
+    let created = answers.iter().filter(|a| a.status == Some(201)).count();
+    let all_2xx = answers.iter().all(BurstAnswer::is_2xx);
+    if orders > 1 {
+        Some(format!("idempotency key replay created {orders} orders"))
+    } else if ids.contains(&None) {
+        Some("idempotency key replay answered 2xx without an order id".to_string())
+    } else if created > 1 {
+        Some(format!(
+            "idempotency key replay answered 201 Created {created} times"
+        ))
+    } else if all_2xx && created == 0 {
+        Some("idempotency key replay: no answer was 201 Created".to_string())
+    } else {
+        None
+    }
+}
+
+/// What broke the contract of a burst of identical signed webhooks (one
+/// external order id), if anything: every 2xx names the same `order_id`,
+/// 201 says `created` and 200 `skipped`, exactly one 201 when all are 2xx,
+/// at most one otherwise.
+fn webhook_replay_symptom(answers: &[BurstAnswer]) -> Option<String> {
+    let ids = order_ids(answers, "/order_id");
+    let orders = ids.iter().flatten().count();
+    let created = answers.iter().filter(|a| a.status == Some(201)).count();
+    let all_2xx = answers.iter().all(BurstAnswer::is_2xx);
+    let mislabelled = answers.iter().filter(|a| a.is_2xx()).find_map(|a| {
+        let said = a
+            .json
+            .as_ref()
+            .and_then(|j| j.pointer("/status"))
+            .and_then(Value::as_str);
+        match (a.status, said) {
+            (Some(201), Some("created")) | (Some(200), Some("skipped")) => None,
+            (s, said) => Some(format!(
+                "{} with status {}",
+                s.unwrap_or(0),
+                said.unwrap_or("(none)")
+            )),
+        }
+    });
+    if orders > 1 {
+        Some(format!("webhook replay created {orders} orders"))
+    } else if ids.contains(&None) {
+        Some("webhook replay answered 2xx without an order_id".to_string())
+    } else if created > 1 {
+        Some(format!(
+            "webhook replay answered 201 created {created} times"
+        ))
+    } else if all_2xx && created == 0 {
+        Some("webhook replay: no answer was 201 created".to_string())
+    } else {
+        mislabelled.map(|m| format!("webhook replay answered {m}"))
+    }
+}
+
+/// A retried checkout arriving [`BURST`] times at once: the same
+/// `Idempotency-Key` and the same body (one unit of a product with plenty
+/// of stock), all sent together.
+///
+/// Contract (SYSTEM-SPEC 4): every 2xx names the same order, the first 201
+/// and the rest 200 (replays), so the key makes one order and one stock
+/// decrement. Otherwise the burst's 2xx answers are violations named by
+/// the symptom: `"idempotency key replay created N orders"`
+/// (`checkout_ignores_idempotency_key`), `"... answered 201 N times"`, or
+/// none of them 201 although all were 2xx.
+pub async fn checkout_replay(user: &mut GooseUser) -> TransactionResult {
+    const TXN: &str = "checkout_replay";
+    let Some((ctx, _lane)) = burst_turn(user).await? else {
+        return Ok(());
+    };
+    let token = token_of(user, &ctx).await?;
+    let id = state(user)?.plentiful_product().unwrap_or(1);
+    let key = uuid::Uuid::new_v4().to_string();
+    let body = serde_json::to_vec(&order_body(id, 1)).expect("JSON");
+    let mut headers = vec![("idempotency-key", key.clone())];
+    if let Some(t) = &token {
+        headers.push(("authorization", format!("Bearer {t}")));
+    }
+    let requests = (0..BURST)
+        .map(|_| (headers.clone(), body.clone()))
+        .collect();
+    let answers = burst(user, GooseMethod::Post, "/api/v1/public/orders", requests).await?;
+    let ids = order_ids(&answers, "/data/id");
+    let symptom = checkout_replay_symptom(&answers);
+    let violation = symptom.map(|symptom| {
+        let seen: Vec<String> = answers
+            .iter()
+            .map(|a| {
+                let id = a.json.as_ref().and_then(|j| j.pointer("/data/id"));
+                match (a.status, id) {
+                    (Some(s), Some(id)) => format!("{s} order {id}"),
+                    (Some(s), None) => s.to_string(),
+                    (None, _) => "no answer".to_string(),
+                }
+            })
+            .collect();
+        let story = format!(
+            "{BURST} concurrent POST /api/v1/public/orders with Idempotency-Key {key} and \
+             the same body (product {id}, quantity 1) answered: {}",
+            seen.join(", ")
+        );
+        (symptom, story)
+    });
+    record_burst(user, &ctx, TXN, answers, violation, BurstAnswer::is_2xx);
+    let made = ids.iter().flatten().count() as i64;
+    let st = state(user)?;
+    st.orders_placed += made as u64;
+    st.set_stock(id, |s| s - made);
+    Ok(())
+}
+
+/// A storefront retrying one order webhook [`BURST`] times at once: the
+/// same signed body (a new external order id per burst), all sent
+/// together.
+///
+/// Contract (SYSTEM-SPEC 5): exactly one 201 `created`, the rest 200
+/// `skipped`, all with the same `order_id`. Otherwise the burst's 2xx
+/// answers are violations named by the symptom (`"webhook replay created
+/// N orders"`, `"... answered 201 created N times"`, ...).
+pub async fn webhook_replay(user: &mut GooseUser) -> TransactionResult {
+    const TXN: &str = "webhook_replay";
+    let Some((ctx, _lane)) = burst_turn(user).await? else {
+        return Ok(());
+    };
+    let (external_id, body) = {
+        let st = state(user)?;
+        let id = format!("load-{}-r{}", st.ctx.run_id, uuid::Uuid::new_v4().simple());
+        let body = webhook_body(&id, &mut st.rng);
+        (id, serde_json::to_vec(&body).expect("JSON"))
+    };
+    let secret = ctx.webhook_secret.clone().unwrap_or_default();
+    let headers = vec![
+        ("x-shopify-hmac-sha256", shopify_signature(&secret, &body)),
+        ("x-shopify-topic", "orders/create".to_string()),
+    ];
+    let requests = (0..BURST)
+        .map(|_| (headers.clone(), body.clone()))
+        .collect();
+    let answers = burst(
+        user,
+        GooseMethod::Post,
+        "/api/v1/webhooks/shopify",
+        requests,
+    )
+    .await?;
+    let symptom = webhook_replay_symptom(&answers);
+    let violation = symptom.map(|symptom| {
+        let seen: Vec<String> = answers
+            .iter()
+            .map(|a| {
+                let j = a.json.as_ref();
+                let id = j.and_then(|j| j.pointer("/order_id"));
+                let said = j.and_then(|j| j.pointer("/status")).and_then(Value::as_str);
+                match (a.status, id, said) {
+                    (Some(s), Some(id), Some(said)) => format!("{s} {said} order {id}"),
+                    (Some(s), _, _) => s.to_string(),
+                    (None, _, _) => "no answer".to_string(),
+                }
+            })
+            .collect();
+        let story = format!(
+            "{BURST} concurrent signed POST /api/v1/webhooks/shopify of storefront order \
+             {external_id} answered: {}",
+            seen.join(", ")
+        );
+        (symptom, story)
+    });
+    record_burst(user, &ctx, TXN, answers, violation, BurstAnswer::is_2xx);
+    Ok(())
+}
+
 /// `GET /api/v1/orders`: the user's own orders.
 pub async fn orders_list(user: &mut GooseUser) -> TransactionResult {
     let Some(intended) = begin(user).await? else {
@@ -998,6 +1503,9 @@ pub(crate) fn transaction_for(kind: crate::profile::TransactionKind) -> Transact
         K::Checkout => transaction!(checkout),
         K::Webhook => transaction!(webhook),
         K::OrdersList => transaction!(orders_list),
+        K::HotCheckout => transaction!(hot_checkout),
+        K::CheckoutReplay => transaction!(checkout_replay),
+        K::WebhookReplay => transaction!(webhook_replay),
     };
     t.set_name(kind.name())
 }
@@ -1061,6 +1569,143 @@ mod tests {
             };
             assert_eq!(expect_reason(&expect, status, message), reason);
         }
+    }
+
+    fn answer(status: Option<u16>, body: Value) -> BurstAnswer {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        BurstAnswer {
+            status,
+            json: Some(body),
+            outcome: match status {
+                Some(s) => classify(s, &bytes),
+                None => Outcome::Error("transport: timeout".into()),
+            },
+            from: Instant::now(),
+            latency: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn checkout_replay_contract() {
+        let order = |status, id: i64| answer(Some(status), json!({"data": {"id": id}}));
+        let out_of_stock = || {
+            answer(
+                Some(409),
+                json!({"error": {"code": "INV001", "message": "insufficient stock"}}),
+            )
+        };
+        let good: Vec<BurstAnswer> = std::iter::once(order(201, 7))
+            .chain((1..BURST).map(|_| order(200, 7)))
+            .collect();
+        assert_eq!(checkout_replay_symptom(&good), None);
+        let sold_out: Vec<BurstAnswer> = (0..BURST).map(|_| out_of_stock()).collect();
+        assert_eq!(checkout_replay_symptom(&sold_out), None);
+        // An answer lost in transport: the rest may all be replays.
+        let mut lost: Vec<BurstAnswer> = (1..BURST).map(|_| order(200, 7)).collect();
+        lost.push(answer(None, Value::Null));
+        assert_eq!(checkout_replay_symptom(&lost), None);
+        // checkout_ignores_idempotency_key: every request an order.
+        let ignored: Vec<BurstAnswer> = (0..BURST).map(|i| order(201, 10 + i as i64)).collect();
+        assert_eq!(
+            checkout_replay_symptom(&ignored).as_deref(),
+            Some("idempotency key replay created 8 orders")
+        );
+        let twice = vec![order(201, 7), order(201, 7), order(200, 7)];
+        assert_eq!(
+            checkout_replay_symptom(&twice).as_deref(),
+            Some("idempotency key replay answered 201 Created 2 times")
+        );
+        let no_201: Vec<BurstAnswer> = (0..BURST).map(|_| order(200, 7)).collect();
+        assert_eq!(
+            checkout_replay_symptom(&no_201).as_deref(),
+            Some("idempotency key replay: no answer was 201 Created")
+        );
+        let no_id = vec![order(201, 7), answer(Some(200), json!({"data": {}}))];
+        assert!(checkout_replay_symptom(&no_id)
+            .unwrap()
+            .contains("without an order id"));
+    }
+
+    #[test]
+    fn webhook_replay_contract() {
+        let said = |status, what: &str, id: i64| {
+            answer(Some(status), json!({"order_id": id, "status": what}))
+        };
+        let good: Vec<BurstAnswer> = std::iter::once(said(201, "created", 3))
+            .chain((1..BURST).map(|_| said(200, "skipped", 3)))
+            .collect();
+        assert_eq!(webhook_replay_symptom(&good), None);
+        let twice: Vec<BurstAnswer> = (0..BURST)
+            .map(|i| said(201, "created", 3 + (i % 2) as i64))
+            .collect();
+        assert_eq!(
+            webhook_replay_symptom(&twice).as_deref(),
+            Some("webhook replay created 2 orders")
+        );
+        let created_twice = vec![said(201, "created", 3), said(201, "created", 3)];
+        assert_eq!(
+            webhook_replay_symptom(&created_twice).as_deref(),
+            Some("webhook replay answered 201 created 2 times")
+        );
+        let none_created = vec![said(200, "skipped", 3), said(200, "skipped", 3)];
+        assert_eq!(
+            webhook_replay_symptom(&none_created).as_deref(),
+            Some("webhook replay: no answer was 201 created")
+        );
+        let mislabelled = vec![said(201, "created", 3), said(200, "created", 3)];
+        assert_eq!(
+            webhook_replay_symptom(&mislabelled).as_deref(),
+            Some("webhook replay answered 200 with status created")
+        );
+        // A 5xx is an error of its own, not a broken contract.
+        let failed = vec![
+            said(201, "created", 3),
+            answer(
+                Some(503),
+                json!({"error": {"code": "UNAVAILABLE", "message": "x"}}),
+            ),
+        ];
+        assert_eq!(webhook_replay_symptom(&failed), None);
+    }
+
+    #[test]
+    fn hot_products_are_the_least_stocked_in_stock_ones() {
+        let ctx = Arc::new(RunContext::new(
+            Recorder::new(crate::report::PhaseClock::new(&[], false)),
+            "t".into(),
+            1,
+        ));
+        let stocks = [(1, 0), (2, 50), (3, 4), (4, 9), (5, 2), (6, 300), (7, 120)];
+        let mut st = UserState {
+            ctx,
+            index: 0,
+            email: String::new(),
+            password: String::new(),
+            user_id: None,
+            token: None,
+            products: stocks
+                .iter()
+                .map(|&(id, stock)| ProductRef { id, stock })
+                .collect(),
+            catalog_pages: 1,
+            cart: HashMap::new(),
+            next_slot: 0,
+            orders_placed: 0,
+            rng: StdRng::seed_from_u64(3),
+            scope: None,
+        };
+        let hot: BTreeSet<i64> = (0..200).filter_map(|_| st.hot_product()).collect();
+        assert_eq!(
+            hot,
+            BTreeSet::from([3, 4, 5]),
+            "sold-out product 1 is not hot"
+        );
+        let plenty: BTreeSet<i64> = (0..200).filter_map(|_| st.plentiful_product()).collect();
+        assert_eq!(plenty, BTreeSet::from([2, 4, 6, 7, 3]));
+        for p in st.products.iter_mut() {
+            p.stock = 0;
+        }
+        assert_eq!(st.hot_product(), None);
     }
 
     #[test]
