@@ -1,7 +1,8 @@
 //! An order's event travels outbox -> stream -> notification sink; when the
 //! sink fails, it must end in the dead-letter queue, and reach the sink once
-//! after a requeue. (Sets the sink's failure mode for a few seconds: do not
-//! run two of these against one target at the same time.)
+//! after a requeue, leaving nothing in the DLQ or pending. (Sets the sink's
+//! failure mode for a few seconds: do not run two of these against one
+//! target at the same time.)
 
 use serde_json::Value;
 
@@ -12,7 +13,7 @@ pub const NAME: &str = "notification";
 /// Five failed attempts with the system's backoff take about 8 s.
 const DLQ_WAIT_SECS: u64 = 20;
 
-pub const ABOUT: &str = "an order's event reaches the sink exactly once; with the sink failing it lands in the DLQ, and requeue delivers it once";
+pub const ABOUT: &str = "an order's event reaches the sink exactly once; with the sink failing it lands in the DLQ, and requeue delivers it once, leaving it neither in the DLQ nor pending (a second requeue is 404)";
 
 /// How many times the sink recorded `order`'s `order.created` event.
 async fn deliveries_of(j: &mut Journey, order: i64) -> Result<u64, Failure> {
@@ -71,7 +72,40 @@ pub async fn run(j: &mut Journey) -> Outcome {
     j.step("requeued after the sink recovers, it is delivered once");
     let r = j.send(Req::post("/admin/streams/dlq/requeue").admin().json(serde_json::json!({"id": dlq_id}))).await?;
     r.expect_status(200)?;
-    wait_delivered_once(j, second, "requeue").await
+    let new_id = r.str_at("/new_id")?;
+    wait_delivered_once(j, second, "requeue").await?;
+
+    j.step("requeued, it leaves nothing behind");
+    requeue_leaves_nothing(j, second, &dlq_id, &new_id).await
+}
+
+/// After a requeue and its delivery: the dead letter is gone from the DLQ,
+/// the re-added entry is not left pending, and requeueing the same id again
+/// is 404.
+async fn requeue_leaves_nothing(j: &mut Journey, order: i64, dlq_id: &str, new_id: &str) -> Outcome {
+    let r = j.send(Req::get("/admin/streams/dlq?stream=notify.events&count=1000").admin()).await?;
+    r.expect_status(200)?;
+    let left = r.at("/entries").as_array().is_some_and(|entries| {
+        entries.iter().any(|e| {
+            e["dlq_id"].as_str() == Some(dlq_id) || e.pointer("/payload/order_id").and_then(Value::as_i64) == Some(order)
+        })
+    });
+    j.ensure(!left, || format!("requeue left order {order}'s dead letter {dlq_id} in the DLQ"))?;
+    let new_id = new_id.to_string();
+    within(j, 5, || format!("requeued entry {new_id} (order {order}) is still pending after its delivery: never acknowledged"), |j| {
+        let new_id = new_id.clone();
+        Box::pin(async move {
+            let r = j.send(Req::get("/admin/streams/pending?stream=notify.events&group=notify&count=1000").admin()).await?;
+            r.expect_status(200)?;
+            let pending = r.at("/entries").as_array().is_none_or(|entries| entries.iter().any(|e| e["id"] == new_id.as_str()));
+            Ok((!pending).then_some(()))
+        })
+    })
+    .await?;
+    let r = j.send(Req::post("/admin/streams/dlq/requeue").admin().json(serde_json::json!({"id": dlq_id}))).await?;
+    j.ensure(r.status == 404, || {
+        format!("dead letter {dlq_id} requeued a second time: answered {}, expected 404: {}", r.status, r.snippet())
+    })
 }
 
 async fn dead_letter(j: &mut Journey, shopper: &actions::Account, product: i64) -> Result<(i64, String), Failure> {

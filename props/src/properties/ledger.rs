@@ -9,19 +9,91 @@ use proptest_state_machine::ReferenceStateMachine;
 use serde_json::{json, Value};
 
 use super::stateful::{check_sequence, Sut};
-use super::{ensure, fail, id_segment, num, snippet, CaseResult, Env, Fail, Property};
+use super::{check, ensure, fail, id_segment, num, snippet, CaseResult, Env, Fail, Property};
 use crate::model::ledger::{Account, EntryKind, Expect, Target};
 use crate::PropertyInfo;
 
-pub(crate) static PROPERTIES: &[Property] = &[Property {
-    info: PropertyInfo {
-        name: "ledger_matches_model",
-        family: "ledger",
-        description: "random reserve/consume/release/grant/retry sequences: after every step status and error codes, balances, reservation status and ledger entries equal the model's; ledger sums equal balances; available ≥ 0; retries change nothing",
-        default_cases: 48,
+pub(crate) static PROPERTIES: &[Property] = &[
+    Property {
+        info: PropertyInfo {
+            name: "ledger_matches_model",
+            family: "ledger",
+            description: "random reserve/consume/release/grant/retry sequences: after every step status and error codes, balances, reservation status and ledger entries equal the model's; ledger sums equal balances; available ≥ 0; retries change nothing",
+            default_cases: 48,
+        },
+        run: |env, runner| check_sequence::<LedgerMachine, LedgerSut>(env, runner, 1..24),
     },
-    run: |env, runner| check_sequence::<LedgerMachine, LedgerSut>(env, runner, 1..24),
-}];
+    Property {
+        info: PropertyInfo {
+            name: "ledger_reserve_needs_active_credit",
+            family: "ledger",
+            description: "a reservation is taken only on an active account in CREDIT mode: a POSTPAID or suspended account refuses it with 409, with or without operator override, and nothing is reserved",
+            default_cases: 16,
+        },
+        run: |env, runner| check(env, runner, account_kind(), reserve_needs_active_credit),
+    },
+];
+
+/// An account's mode and status as created, a reservation's amount and
+/// whether it asks for the operator override.
+fn account_kind() -> impl Strategy<Value = (&'static str, &'static str, i64, bool)> {
+    (
+        prop::sample::select(vec!["CREDIT", "POSTPAID"]),
+        prop::sample::select(vec!["active", "suspended"]),
+        1i64..=5,
+        any::<bool>(),
+    )
+}
+
+fn reserve_needs_active_credit(
+    env: &Env,
+    &(mode, status, amount, operator_override): &(&'static str, &'static str, i64, bool),
+) -> CaseResult {
+    let created = env.expect(
+        "POST",
+        ACCOUNTS,
+        Some(&json!({"mode": mode, "status": status})),
+        201,
+    )?;
+    let Some(id) = created.get("id").filter(|i| !i.is_null()) else {
+        return fail(format!("created account has no id: {}", snippet(&created)));
+    };
+    let account = format!("{ACCOUNTS}/{}", id_segment(id));
+    let body = json!({
+        "amount": amount,
+        "idempotency_key": env.unique("props-ledger-kind"),
+        "ref_type": "case",
+        "ref_id": "kind",
+        "operator_override": operator_override,
+    });
+    let reply = env.call("POST", &format!("{account}/reserve"), Some(&body))?;
+    let allowed = mode == "CREDIT" && status == "active";
+    if allowed {
+        // Enough credit only through the override (the wallet is empty).
+        let expected = if operator_override { 201 } else { 409 };
+        ensure!(
+            reply.status == expected,
+            "{mode} {status} account, reserve {amount} (override {operator_override}) answered {}, expected {expected}: {}",
+            reply.status,
+            snippet(&reply.body)
+        );
+        return Ok(());
+    }
+    ensure!(
+        reply.status == 409,
+        "a {mode} {status} account took a reservation of {amount} (override {operator_override}): {} {}",
+        reply.status,
+        snippet(&reply.body)
+    );
+    let after = env.expect("GET", &account, None, 200)?;
+    let reserved = after.get("reserved").and_then(Value::as_i64);
+    let wallet = after.get("wallet").and_then(Value::as_i64);
+    ensure!(
+        reserved == Some(0) && wallet == Some(0),
+        "a refused reservation on a {mode} {status} account changed it: reserved {reserved:?}, wallet {wallet:?}"
+    );
+    Ok(())
+}
 
 const ACCOUNTS: &str = "/v1/billing/accounts";
 const KEYS: u8 = 4;
