@@ -162,7 +162,8 @@ run_test() {
     echo "\$ gauntlet ... $name" >> "$log"
     code=0
     # shellcheck disable=SC2086 # the command line is words, none with blanks
-    timeout -k 10 "$limit" $cmd >> "$log" 2>&1 || code=$?
+    timeout -k 10 "$limit" $cmd > "$log.last" 2>&1 || code=$?
+    cat "$log.last" >> "$log"
     case $code in
       0) ;;
       1|2) echo "caught $code $name"; return ;;
@@ -216,8 +217,16 @@ while IFS= read -r mutant; do
   fi
   (cd "$tree" && git checkout --quiet -- system)
   drop_new_images
-  # The first line that says why: a failed step, check or property.
-  why=$(grep -m1 -E 'FAIL|failed|error:|expected' "$log" | cut -c1-200 || true)
+  # The first line that says why, from the command that caught it: a
+  # journey's failed step, a property's message, an experiment's verdict.
+  why=""
+  if [ -f "$log.last" ] && [ "$outcome" != missed ]; then
+    why=$(grep -m1 -E '^ +[a-z_]+ (/|\(first attempt\)) |^ +- |BROKEN|^ +FAIL +[a-z_]+ +[0-9]+ cases' -A1 "$log.last" \
+      | tr -s ' \n' ' ' | cut -c1-240 || true)
+  elif [ "$outcome" = unviable ]; then
+    why=$(grep -m1 -E '^error' "$log" | cut -c1-200 || true)
+  fi
+  rm -f "$log.last"
   secs=$((SECONDS - started))
   say "[$n/$sampled] $outcome ($cmd, exit $code, ${secs}s)${why:+: $why}"
   jq -c --arg outcome "$outcome" --arg cmd "$cmd" --argjson code "$code" --arg why "$why" \
@@ -244,9 +253,9 @@ build_system /dev/null || true
        ([$g[] | select(.outcome=="unviable")] | length), ([$g[] | select(.outcome=="error")] | length)]
     | . + [(if (.[1] + .[2] + .[3]) > 0 then "\((100 * (.[1] + .[3]) / (.[1] + .[2] + .[3])) | floor) %" else "-" end)]
     | "| \(.[0]) | \(.[1]) | \(.[2]) | \(.[3]) | \(.[4]) | \(.[5]) | \(.[6]) |"' "$out/results.jsonl"
-  jq -s -r '[.[] | select(.outcome=="caught")] | length as $c
-    | [.[] | select(.outcome=="missed")] | length as $m
-    | [.[] | select(.outcome=="timeout")] | length as $t
+  jq -s -r '(map(select(.outcome=="caught")) | length) as $c
+    | (map(select(.outcome=="missed")) | length) as $m
+    | (map(select(.outcome=="timeout")) | length) as $t
     | "| **all** | \($c) | \($m) | \($t) | | | \(if ($c+$m+$t) > 0 then "\((100*($c+$t)/($c+$m+$t))|floor) %" else "-" end) |"' "$out/results.jsonl"
   echo
   echo "Score = (caught + timeout) / (caught + missed + timeout), as cargo-mutants counts it."
