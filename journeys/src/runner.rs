@@ -29,8 +29,10 @@ pub async fn run(
 ) -> RunReport {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + config.budget;
+    let invocation = invocation_tag();
+    let invocation = invocation.as_str();
     let jobs = journeys.iter().map(|def| async move {
-        let report = run_one(def, config, deadline).await;
+        let report = run_one(def, config, invocation, deadline).await;
         on_done(&report);
         report
     });
@@ -57,9 +59,22 @@ pub async fn run(
     }
 }
 
+/// Four random hex digits per invocation: the identities a run creates
+/// (e-mails, product names) carry the stack's run id and this tag, so
+/// journeys rerun against the same stack, or replayed with the same seed,
+/// never collide with what an earlier invocation left there.
+fn invocation_tag() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("{:04x}", random & 0xffff)
+}
+
 async fn run_one(
     def: &JourneyDef,
     config: &RunConfig,
+    invocation: &str,
     deadline: tokio::time::Instant,
 ) -> JourneyReport {
     let started = Instant::now();
@@ -67,7 +82,7 @@ async fn run_one(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let nonce = format!("{}{attempt}", config.run_id);
+        let nonce = format!("{}{invocation}{attempt}", config.run_id);
         let mut journey = Journey::new(def.name(), config.sut.clone(), config.seed, nonce);
         let outcome = match tokio::time::timeout_at(deadline, def.run(&mut journey)).await {
             Ok(outcome) => outcome,

@@ -24,6 +24,11 @@ const common = {
   error_file: "/proc/1/fd/2",
   merge_logs: true,
   time: false,
+  // glibc raises its mmap threshold after a large free, so the 19 MiB
+  // argon2 buffers of later hashes come from per-thread arenas that keep
+  // them: the api reached 512 MiB after one journeys pass and PM2 recycled
+  // it mid-run (connections dropped). A fixed threshold gives them back.
+  env: { MALLOC_MMAP_THRESHOLD_: "131072" },
 };
 
 module.exports = {
