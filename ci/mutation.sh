@@ -20,7 +20,9 @@
 # did not come up as itself), `missed` when all exit 0, `timeout` when a
 # command ran over its limit, `unviable` when it does not compile, `error`
 # for anything else (exit 3: the environment; reported, never counted as a
-# catch). The unmutated system must pass the same test first.
+# catch), `equivalent` when ci/mutation-equivalent.txt lists it with the
+# reason no user could see it (not tested). The unmutated system must pass
+# the same test first.
 #
 # Sampling: cargo-mutants lists every mutant of the files below; the seed
 # picks --per-file of each (printed; the same seed picks the same ones), and
@@ -130,6 +132,11 @@ else
   done
 fi
 sampled=$(wc -l < "$out/sample.jsonl")
+# Known equivalent mutants (ci/mutation-equivalent.txt: name, tab, reason)
+# are reported with their reason, not tested.
+equivalent_reason() {
+  grep -v '^#' "$root/ci/mutation-equivalent.txt" 2>/dev/null | awk -F '\t' -v n="$1" '$1 == n { print $2; exit }'
+}
 if $list_only; then
   jq -r .name "$out/sample.jsonl"
   exit 0
@@ -206,6 +213,14 @@ while IFS= read -r mutant; do
   name=$(jq -r .name <<< "$mutant")
   log=$out/mutant-$n.log
   say "[$n/$sampled] $name"
+  reason=$(equivalent_reason "$name")
+  if [ -n "$reason" ]; then
+    say "[$n/$sampled] equivalent (ci/mutation-equivalent.txt): $reason"
+    jq -c --arg why "$reason" '{file, line: .span.start.line, name, replacement, diff,
+      outcome: "equivalent", command: "-", exit: 0, why: $why, seconds: 0, log: ""}' \
+      <<< "$mutant" >> "$out/results.jsonl"
+    continue
+  fi
   started=$SECONDS
   # cargo-mutants' diff names the mutation on its `+++` line: name the file.
   jq -r .diff <<< "$mutant" | sed "2s|^+++ .*|+++ $(jq -r .file <<< "$mutant")|" > "$out/mutant-$n.diff"
@@ -245,24 +260,29 @@ build_system /dev/null || true
   echo "cargo-mutants: $total mutants listed in the files below; $(wc -l < "$out/results.jsonl") tested."
   echo "Test, in order, each on a fresh stack, stopping at the first catch: \`$tests\` (props with --cases $PROPS_CASES)."
   echo
-  echo "| file | caught | missed | timeout | unviable | error | score |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| file | caught | missed | timeout | unviable | equivalent | error | score |"
+  echo "|---|---|---|---|---|---|---|---|"
   jq -s -r 'group_by(.file)[] | . as $g
     | [($g[0].file), ([$g[] | select(.outcome=="caught")] | length),
        ([$g[] | select(.outcome=="missed")] | length), ([$g[] | select(.outcome=="timeout")] | length),
-       ([$g[] | select(.outcome=="unviable")] | length), ([$g[] | select(.outcome=="error")] | length)]
+       ([$g[] | select(.outcome=="unviable")] | length), ([$g[] | select(.outcome=="equivalent")] | length),
+       ([$g[] | select(.outcome=="error")] | length)]
     | . + [(if (.[1] + .[2] + .[3]) > 0 then "\((100 * (.[1] + .[3]) / (.[1] + .[2] + .[3])) | floor) %" else "-" end)]
-    | "| \(.[0]) | \(.[1]) | \(.[2]) | \(.[3]) | \(.[4]) | \(.[5]) | \(.[6]) |"' "$out/results.jsonl"
+    | "| \(.[0]) | \(.[1]) | \(.[2]) | \(.[3]) | \(.[4]) | \(.[5]) | \(.[6]) | \(.[7]) |"' "$out/results.jsonl"
   jq -s -r '(map(select(.outcome=="caught")) | length) as $c
     | (map(select(.outcome=="missed")) | length) as $m
     | (map(select(.outcome=="timeout")) | length) as $t
-    | "| **all** | \($c) | \($m) | \($t) | | | \(if ($c+$m+$t) > 0 then "\((100*($c+$t)/($c+$m+$t))|floor) %" else "-" end) |"' "$out/results.jsonl"
+    | "| **all** | \($c) | \($m) | \($t) | | | | \(if ($c+$m+$t) > 0 then "\((100*($c+$t)/($c+$m+$t))|floor) %" else "-" end) |"' "$out/results.jsonl"
   echo
   echo "Score = (caught + timeout) / (caught + missed + timeout), as cargo-mutants counts it."
   echo
   echo "## Surviving mutants"
   echo
   jq -r 'select(.outcome=="missed") | "### \(.name)\n\n```diff\n\(.diff)```\n"' "$out/results.jsonl"
+  echo "## Equivalent (ci/mutation-equivalent.txt)"
+  echo
+  jq -r 'select(.outcome=="equivalent") | "- \(.name): \(.why)"' "$out/results.jsonl"
+  echo
   echo "## Caught"
   echo
   jq -r 'select(.outcome=="caught" or .outcome=="timeout") | "- \(.name): \(.outcome) by \(.command) (exit \(.exit)): \(.why)"' "$out/results.jsonl"
