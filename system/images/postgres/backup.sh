@@ -109,7 +109,9 @@ manifests() {
 list() {
   local m
   for m in $(manifests); do
-    cat "$BACKUP_DIR/$m"
+    # Retention (a concurrent `take`) may prune a backup between the
+    # listing and this read: it is gone, not an error.
+    cat "$BACKUP_DIR/$m" 2>/dev/null || true
   done
 }
 
