@@ -83,6 +83,30 @@ pub fn checkout(buyer: &Account, key: &str, items: &[(i64, i64)]) -> Req {
         .json(order_body(items))
 }
 
+/// A new credit account (operator API, CREDIT mode) granted `credits`,
+/// the grant keyed `{key}-{nonce}`; its id.
+pub async fn credit_account(j: &mut Journey, credits: i64, key: &str) -> Result<i64, Failure> {
+    let r = j
+        .send(
+            Req::post("/v1/billing/accounts")
+                .admin()
+                .json(json!({"mode": "CREDIT"})),
+        )
+        .await?;
+    r.expect_status(201)?;
+    let account = r.i64_at("/id")?;
+    let grant = json!({"amount": credits, "reason": "grant", "idempotency_key": format!("{key}-{}", j.unique())});
+    let r = j
+        .send(
+            Req::post(format!("/v1/billing/accounts/{account}/grant"))
+                .admin()
+                .json(grant),
+        )
+        .await?;
+    r.expect_status(201)?;
+    Ok(account)
+}
+
 pub async fn stock_of(j: &mut Journey, product: i64) -> Result<i64, Failure> {
     let r = j
         .send(Req::get(format!("/api/v1/public/products/{product}")))

@@ -113,21 +113,8 @@ pub async fn run(j: &mut Journey) -> Outcome {
     .await?;
 
     j.step("a released reservation gives its credits back");
-    let r = j
-        .send(
-            Req::post("/v1/billing/accounts")
-                .admin()
-                .json(json!({"mode": "CREDIT"})),
-        )
-        .await?;
-    r.expect_status(201)?;
-    let account = r.i64_at("/id")?;
+    let account = actions::credit_account(j, 10, "fx-grant").await?;
     let acct = format!("/v1/billing/accounts/{account}");
-    let grant = json!({"amount": 10, "reason": "grant", "idempotency_key": format!("fx-grant-{}", j.unique())});
-    let r = j
-        .send(Req::post(format!("{acct}/grant")).admin().json(grant))
-        .await?;
-    r.expect_status(201)?;
     // Two reservations: the second stays active throughout, so giving
     // back the first one's credits twice shows (instead of hitting the
     // reserved >= 0 floor).

@@ -154,21 +154,8 @@ async fn operator_apis(j: &mut Journey, user: &Account) -> Outcome {
     let r = j.send(Req::post(wo).admin().json(body)).await?;
     r.expect_status(201)?;
     let work_order = r.i64_at("/id")?;
-    let r = j
-        .send(
-            Req::post("/v1/billing/accounts")
-                .admin()
-                .json(json!({"mode": "CREDIT"})),
-        )
-        .await?;
-    r.expect_status(201)?;
-    let account = r.i64_at("/id")?;
+    let account = actions::credit_account(j, 10, "tenancy-grant").await?;
     let acct = format!("/v1/billing/accounts/{account}");
-    let grant = json!({"amount": 10, "reason": "grant", "idempotency_key": format!("tenancy-grant-{}", j.unique())});
-    let r = j
-        .send(Req::post(format!("{acct}/grant")).admin().json(grant))
-        .await?;
-    r.expect_status(201)?;
 
     let key = format!("tenancy-user-{}", j.unique());
     let attempts = vec![
