@@ -58,6 +58,8 @@ pub enum BenchError {
     WrkFailed(String),
     #[error("cannot read wrk's output: {0}")]
     WrkOutput(String),
+    #[error("{tool} failed: {detail}")]
+    PeerFailed { tool: &'static str, detail: String },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("in-process server: {0}")]
@@ -72,7 +74,7 @@ pub async fn loadgen_max_rate(
     connections: u32,
     duration: Duration,
 ) -> Result<RateResult, BenchError> {
-    let (ctx, _metrics) = generator(url, connections, duration, None).await?;
+    let (ctx, _metrics) = generator(url, connections, duration, None, false).await?;
     let secs = duration.as_secs().max(1) as f64;
     let (all, _, _) = ctx.recorder.snapshot(&[secs], secs, None);
     Ok(RateResult {
@@ -96,6 +98,7 @@ async fn generator(
     connections: u32,
     duration: Duration,
     rate: Option<f64>,
+    goose_metrics: bool,
 ) -> Result<(Arc<RunContext>, GooseMetrics), BenchError> {
     let parsed = check_url(url, false)?;
     let secs = duration.as_secs().max(1);
@@ -104,6 +107,7 @@ async fn generator(
     let clock = PhaseClock::new(&[("bench".to_string(), Duration::from_secs(secs))], open);
     let mut ctx = RunContext::new(Recorder::new(clock), "bench".into(), 1);
     ctx.bench_url = Some(url.to_string());
+    ctx.goose_metrics = goose_metrics;
     let lead = if open {
         Duration::from_secs(1)
     } else {
@@ -224,9 +228,17 @@ async fn against_server(
     connections: u32,
     secs: u64,
     rate: Option<f64>,
+    goose_metrics: bool,
 ) -> Result<(crate::report::Summary, GooseMetrics), BenchError> {
     let (url, stop, server) = stalling_server(base, stall).await?;
-    let result = generator(&url, connections, Duration::from_secs(secs), rate).await;
+    let result = generator(
+        &url,
+        connections,
+        Duration::from_secs(secs),
+        rate,
+        goose_metrics,
+    )
+    .await;
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     let (ctx, metrics) = result?;
@@ -242,8 +254,8 @@ async fn against_server(
 pub async fn stall_visibility(stall_ms: u64) -> Result<StallResult, BenchError> {
     let stall = Some(Duration::from_millis(stall_ms));
     let base = Duration::from_millis(2);
-    let (closed, _) = against_server(base, stall, 8, 4, None).await?;
-    let (open, _) = against_server(base, stall, 8, 4, Some(100.0)).await?;
+    let (closed, _) = against_server(base, stall, 8, 4, None, false).await?;
+    let (open, _) = against_server(base, stall, 8, 4, Some(100.0), false).await?;
     Ok(StallResult {
         stall_ms,
         closed_samples: closed.count,
@@ -377,12 +389,276 @@ pub fn parse_wrk_output(text: &str) -> Result<RateResult, String> {
     })
 }
 
+/// Another load generator, compared with gauntlet's on the same URL in
+/// the same run (`gauntlet bench loadgen`): whichever are installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// wrk (C, Debian's `wrk`).
+    Wrk,
+    /// oha (Rust, hyper; `cargo install oha`).
+    Oha,
+    /// Locust (Python; one process, `FastHttpUser`).
+    Locust,
+}
+
+impl Peer {
+    pub const ALL: [Peer; 3] = [Peer::Wrk, Peer::Oha, Peer::Locust];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Wrk => "wrk",
+            Peer::Oha => "oha",
+            Peer::Locust => "locust",
+        }
+    }
+
+    /// How to get it, for the table's "not installed" rows.
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            Peer::Wrk => "apt-get install wrk",
+            Peer::Oha => "cargo install oha",
+            Peer::Locust => "pip install locust",
+        }
+    }
+
+    /// Whether its command runs here (`--version` exits 0; wrk's `-v`
+    /// exits 1, so only "could start" counts for it).
+    pub fn installed(self) -> bool {
+        let arg = if self == Peer::Wrk { "-v" } else { "--version" };
+        match Command::new(self.name()).arg(arg).output() {
+            Ok(out) => self == Peer::Wrk || out.status.success(),
+            Err(_) => false,
+        }
+    }
+
+    /// Its maximum rate against `url` with `connections` connections
+    /// (`threads` worker threads where it has them) for `duration`.
+    /// Loopback URLs only.
+    pub fn max_rate(
+        self,
+        url: &str,
+        connections: u32,
+        threads: u32,
+        duration: Duration,
+    ) -> Result<RateResult, BenchError> {
+        match self {
+            Peer::Wrk => wrk_max_rate(url, connections, threads, duration),
+            Peer::Oha => oha_max_rate(url, connections, duration),
+            Peer::Locust => locust_max_rate(url, connections, duration),
+        }
+    }
+}
+
+fn run_peer(tool: &'static str, cmd: &mut Command) -> Result<String, BenchError> {
+    let out = cmd.output().map_err(|e| BenchError::PeerFailed {
+        tool,
+        detail: e.to_string(),
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(BenchError::PeerFailed {
+            tool,
+            detail: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+        });
+    }
+    Ok(stdout)
+}
+
+/// `oha -z Ns -c C --no-tui --output-format json URL`.
+pub fn oha_max_rate(
+    url: &str,
+    connections: u32,
+    duration: Duration,
+) -> Result<RateResult, BenchError> {
+    check_url(url, false)?;
+    let secs = duration.as_secs().max(1);
+    let stdout = run_peer(
+        "oha",
+        Command::new("oha").args([
+            "-z",
+            &format!("{secs}s"),
+            "-c",
+            &connections.to_string(),
+            "--no-tui",
+            "--output-format",
+            "json",
+            url,
+        ]),
+    )?;
+    let mut r = parse_oha_json(&stdout).map_err(|detail| BenchError::PeerFailed {
+        tool: "oha",
+        detail,
+    })?;
+    r.url = url.to_string();
+    r.connections = connections;
+    Ok(r)
+}
+
+/// oha's JSON summary: `summary.requestsPerSec`, `summary.total` (s),
+/// `latencyPercentiles.p50` (s), `statusCodeDistribution`,
+/// `errorDistribution`.
+pub fn parse_oha_json(text: &str) -> Result<RateResult, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not oha's JSON: {e}"))?;
+    let num = |p: &str| v.pointer(p).and_then(serde_json::Value::as_f64);
+    let rps = num("/summary/requestsPerSec").ok_or("no summary.requestsPerSec")?;
+    let seconds = num("/summary/total").unwrap_or(0.0);
+    let sum = |p: &str, ok: &dyn Fn(&str) -> bool| -> u64 {
+        v.pointer(p)
+            .and_then(serde_json::Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| ok(k))
+                    .filter_map(|(_, n)| n.as_u64())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let answered = sum("/statusCodeDistribution", &|_| true);
+    let non_2xx = sum("/statusCodeDistribution", &|k| !k.starts_with('2'));
+    let failed = sum("/errorDistribution", &|_| true);
+    let ms = |p: &str| num(p).map(|s| s * 1000.0);
+    Ok(RateResult {
+        tool: "oha".into(),
+        url: String::new(),
+        connections: 0,
+        requests: answered + failed,
+        seconds,
+        requests_per_sec: rps,
+        errors: non_2xx + failed,
+        p50_ms: ms("/latencyPercentiles/p50"),
+        p99_ms: ms("/latencyPercentiles/p99"),
+    })
+}
+
+/// Locust, one process, `connections` `FastHttpUser`s without wait time,
+/// all started within the first second, headless for `duration`; read
+/// from its `_stats.csv` "Aggregated" row.
+pub fn locust_max_rate(
+    url: &str,
+    connections: u32,
+    duration: Duration,
+) -> Result<RateResult, BenchError> {
+    let parsed = check_url(url, false)?;
+    let secs = duration.as_secs().max(1);
+    let host = parsed[..url::Position::BeforePath].to_string();
+    let path = &parsed[url::Position::BeforePath..];
+    let dir = std::env::temp_dir().join(format!("gauntlet-locust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::PeerFailed {
+        tool: "locust",
+        detail: e.to_string(),
+    })?;
+    let file = dir.join("locustfile.py");
+    let script = format!(
+        "from locust import FastHttpUser, task\n\n\nclass Bench(FastHttpUser):\n    @task\n    def get(self):\n        self.client.get({path:?})\n"
+    );
+    std::fs::write(&file, script).map_err(|e| BenchError::PeerFailed {
+        tool: "locust",
+        detail: e.to_string(),
+    })?;
+    let prefix = dir.join("run");
+    let result = run_peer(
+        "locust",
+        Command::new("locust").args([
+            "-f",
+            &file.to_string_lossy(),
+            "--headless",
+            "--only-summary",
+            "--skip-log",
+            "-u",
+            &connections.to_string(),
+            "-r",
+            &connections.to_string(),
+            "-t",
+            &format!("{secs}s"),
+            "--host",
+            &host,
+            "--csv",
+            &prefix.to_string_lossy(),
+        ]),
+    )
+    .and_then(|_| {
+        let csv = std::fs::read_to_string(dir.join("run_stats.csv")).map_err(|e| {
+            BenchError::PeerFailed {
+                tool: "locust",
+                detail: format!("no run_stats.csv: {e}"),
+            }
+        })?;
+        parse_locust_csv(&csv).map_err(|detail| BenchError::PeerFailed {
+            tool: "locust",
+            detail,
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut r = result?;
+    r.url = url.to_string();
+    r.connections = connections;
+    r.seconds = secs as f64;
+    Ok(r)
+}
+
+/// The "Aggregated" row of Locust's `_stats.csv`.
+pub fn parse_locust_csv(text: &str) -> Result<RateResult, String> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().ok_or("empty CSV")?.split(',').collect();
+    let col = |name: &str| header.iter().position(|h| h.trim_matches('"') == name);
+    let row: Vec<&str> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|cells| cells.get(1).map(|c| c.trim_matches('"')) == Some("Aggregated"))
+        .ok_or("no Aggregated row")?;
+    let get = |name: &str| -> Option<f64> {
+        col(name)
+            .and_then(|i| row.get(i))
+            .and_then(|c| c.trim_matches('"').parse::<f64>().ok())
+    };
+    let requests = get("Request Count").ok_or("no Request Count")? as u64;
+    Ok(RateResult {
+        tool: "locust".into(),
+        url: String::new(),
+        connections: 0,
+        requests,
+        seconds: 0.0,
+        requests_per_sec: get("Requests/s").ok_or("no Requests/s")?,
+        errors: get("Failure Count").unwrap_or(0.0) as u64,
+        p50_ms: get("50%"),
+        p99_ms: get("99%"),
+    })
+}
+
+/// The median of some measurements (the middle one; the mean of the two
+/// middle ones for an even count).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The build gauntlet itself runs as, for the bench table: speed depends
+/// on it.
+pub fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "dev build (debug assertions on; use a --release build for load)"
+    } else {
+        "release build"
+    }
+}
+
 /// Starts an HTTP server on 127.0.0.1:0 whose only handler sleeps
 /// `delay_ms` then answers 200, loads it with gauntlet's generator (8
 /// users, no think time, 5 s), and compares the measured median with the
 /// injected delay.
 pub async fn latency_accuracy(delay_ms: u64) -> Result<AccuracyResult, BenchError> {
-    let (s, metrics) = against_server(Duration::from_millis(delay_ms), None, 8, 5, None).await?;
+    // Goose's metrics kept here: its own median is the comparison.
+    let (s, metrics) =
+        against_server(Duration::from_millis(delay_ms), None, 8, 5, None, true).await?;
     let goose_p50_ms = metrics
         .requests
         .values()
@@ -454,10 +730,47 @@ Transfer/sec:      3.19MB
     }
 
     #[test]
+    fn parses_oha_json() {
+        let text = r#"{"summary":{"successRate":1.0,"total":10.0012,"slowest":0.02,
+            "fastest":0.0001,"average":0.0015,"requestsPerSec":41512.3},
+            "latencyPercentiles":{"p10":0.0005,"p50":0.0012,"p99":0.0071},
+            "statusCodeDistribution":{"200":415000,"503":12},
+            "errorDistribution":{"connection closed":3}}"#;
+        let r = parse_oha_json(text).unwrap();
+        assert_eq!(r.requests, 415_015);
+        assert_eq!(r.errors, 15);
+        assert!((r.requests_per_sec - 41_512.3).abs() < 1e-9);
+        assert!((r.p50_ms.unwrap() - 1.2).abs() < 1e-9);
+        assert!(parse_oha_json("{}").is_err());
+        assert!(parse_oha_json("Error: connection refused").is_err());
+    }
+
+    #[test]
+    fn parses_locust_csv() {
+        let text = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\n\
+GET,/,43300,2,11,12.5,0.4,80,16,4330.1,0.2,11,13,14,15,17,19,22,25,40,70,80\n\
+,Aggregated,43300,2,11,12.5,0.4,80,16,4330.1,0.2,11,13,14,15,17,19,22,25,40,70,80\n";
+        let r = parse_locust_csv(text).unwrap();
+        assert_eq!((r.requests, r.errors), (43_300, 2));
+        assert!((r.requests_per_sec - 4330.1).abs() < 1e-9);
+        assert_eq!((r.p50_ms, r.p99_ms), (Some(11.0), Some(25.0)));
+        assert!(parse_locust_csv("Type,Name\n").is_err());
+    }
+
+    #[test]
+    fn median_of_rounds() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
     fn wrk_refuses_remote_urls() {
-        assert!(matches!(
-            wrk_max_rate("http://192.168.1.1/", 1, 1, Duration::from_secs(1)),
-            Err(BenchError::Load(LoadError::RemoteTarget { .. }))
-        ));
+        for peer in Peer::ALL {
+            assert!(matches!(
+                peer.max_rate("http://192.168.1.1/", 1, 1, Duration::from_secs(1)),
+                Err(BenchError::Load(LoadError::RemoteTarget { .. }))
+            ));
+        }
     }
 }

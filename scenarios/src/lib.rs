@@ -14,6 +14,7 @@
 //! - [`bench`]: the generator's own limits and latency accuracy, and `wrk`
 
 pub mod bench;
+pub mod host;
 pub mod profile;
 pub mod report;
 pub mod run;

@@ -37,6 +37,11 @@ pub struct Summary {
     /// Errors by reason: `"500 INTERNAL"`, `"401 AUTH001"`, `"transport: timeout"`...
     /// (contract violations included, under their symptom).
     pub errors: BTreeMap<String, u64>,
+    /// The same errors by class ([`error_class`]): `connect refused`,
+    /// `reset`, `timeout`, `too many open files`, `http 4xx`, `http 5xx`,
+    /// `contract`... so a run that failed tells where at a glance.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_classes: BTreeMap<String, u64>,
     /// The errors that broke a transaction's contract (the contention
     /// bursts: `"idempotency key replay created 8 orders"`), by symptom.
     /// Any of them fails the run.
@@ -139,7 +144,13 @@ pub struct LoadReport {
     pub open_model: Option<OpenModelStats>,
     /// Why the attack stopped early, if it did.
     pub aborted: Option<String>,
-    pub goose: GooseSummary,
+    /// Goose's own view: only when the run kept goose's per-request
+    /// metrics (`--goose-reports`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goose: Option<GooseSummary>,
+    /// What the generator itself used: its open-file limit, CPU and memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<crate::host::GeneratorStats>,
     /// A profile's own transactions: the first failed answer of each, in
     /// full (request, and what `expect` saw; secrets masked). The contention
     /// bursts: the first contract violation of each, in full.
@@ -178,8 +189,27 @@ impl LoadReport {
                 self.apart.join(", ")
             ));
         }
+        out.push_str(&self.error_class_line());
         out.push_str(&self.violation_lines());
         out
+    }
+
+    /// `errors by class: reset 120, http 5xx 3` over every transaction
+    /// (empty without errors).
+    pub fn error_class_line(&self) -> String {
+        let mut classes: BTreeMap<&str, u64> = BTreeMap::new();
+        for b in self.transactions.values() {
+            for (class, n) in &b.run.error_classes {
+                *classes.entry(class).or_default() += n;
+            }
+        }
+        if classes.is_empty() {
+            return String::new();
+        }
+        let mut by_count: Vec<(&str, u64)> = classes.into_iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let parts: Vec<String> = by_count.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        format!("errors by class: {}\n", parts.join(", "))
     }
 
     /// The contract violations, by transaction and symptom, with the first
@@ -295,6 +325,7 @@ impl Cell {
             ok: self.ok,
             errors_total,
             errors: self.errors.clone(),
+            error_classes: error_classes(&self.errors, &self.violations),
             violations_total: self.violations.values().sum(),
             violations: self.violations.clone(),
             refusals_total,
@@ -312,6 +343,41 @@ impl Cell {
             latency_ms: latency_of(&self.hist),
         }
     }
+}
+
+/// The class of an error reason: `"transport: reset"` → `reset`,
+/// `"503 UNAVAILABLE"` → `http 5xx`, `"200, expected status = 201"` →
+/// `http 2xx unexpected`; anything else (a broken contract) → `contract`.
+pub fn error_class(reason: &str) -> String {
+    if let Some(kind) = reason.strip_prefix("transport: ") {
+        return kind.to_string();
+    }
+    let status = reason
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|d| d.parse::<u16>().ok())
+        .filter(|s| (100..600).contains(s));
+    match status {
+        Some(s) if (200..300).contains(&s) => "http 2xx unexpected".to_string(),
+        Some(s) => format!("http {}xx", s / 100),
+        None => "contract".to_string(),
+    }
+}
+
+fn error_classes(
+    errors: &BTreeMap<String, u64>,
+    violations: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    let mut classes = BTreeMap::new();
+    for (reason, n) in errors {
+        let class = if violations.contains_key(reason) {
+            "contract".to_string()
+        } else {
+            error_class(reason)
+        };
+        *classes.entry(class).or_default() += n;
+    }
+    classes
 }
 
 pub(crate) fn latency_of(h: &Histogram<u64>) -> LatencyMs {
@@ -594,6 +660,39 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_classed_by_where_they_happened() {
+        for (reason, class) in [
+            ("transport: connect refused", "connect refused"),
+            ("transport: too many open files", "too many open files"),
+            ("transport: reset", "reset"),
+            ("transport: timeout", "timeout"),
+            ("500 INTERNAL", "http 5xx"),
+            ("503", "http 5xx"),
+            ("401 AUTH001", "http 4xx"),
+            ("200, expected status = 201", "http 2xx unexpected"),
+            ("idempotency key replay created 8 orders", "contract"),
+        ] {
+            assert_eq!(error_class(reason), class, "{reason}");
+        }
+        let errors = BTreeMap::from([
+            ("transport: reset".to_string(), 3),
+            ("502".to_string(), 2),
+            ("504 GATEWAY".to_string(), 1),
+            ("3 orders for one key".to_string(), 1),
+        ]);
+        let violations = BTreeMap::from([("3 orders for one key".to_string(), 1)]);
+        let classes = error_classes(&errors, &violations);
+        assert_eq!(
+            classes,
+            BTreeMap::from([
+                ("contract".to_string(), 1),
+                ("http 5xx".to_string(), 3),
+                ("reset".to_string(), 3),
+            ])
+        );
+    }
 
     #[test]
     fn phase_clock_assigns_requests_to_phases() {

@@ -27,6 +27,11 @@ pub struct LoadPlan {
     pub slo: Option<SloSet>,
     /// Seeds the users' choices (products, pages, SKUs).
     pub seed: u64,
+    /// Keep goose's own per-request metrics and write its reports
+    /// (`goose-report.{html,json,md}`). They cost a copy of every
+    /// request's details sent to goose's aggregator, which capped the
+    /// generator's rate; `load.json` has gauntlet's own histograms either way.
+    pub goose_reports: bool,
 }
 
 impl LoadPlan {
@@ -35,6 +40,7 @@ impl LoadPlan {
             profile,
             slo: None,
             seed: 42,
+            goose_reports: false,
         }
     }
 
@@ -45,6 +51,11 @@ impl LoadPlan {
 
     pub fn with_seed(mut self, seed: u64) -> LoadPlan {
         self.seed = seed;
+        self
+    }
+
+    pub fn with_goose_reports(mut self, on: bool) -> LoadPlan {
+        self.goose_reports = on;
         self
     }
 }
@@ -207,6 +218,14 @@ pub(crate) struct Attack {
     pub phase_seconds: Vec<f64>,
 }
 
+impl Attack {
+    /// Whether goose keeps its own per-request metrics (the transactions
+    /// then send through `user.request`).
+    fn goose_metrics(&self) -> bool {
+        self.ctx.goose_metrics
+    }
+}
+
 pub(crate) struct AttackOutcome {
     pub metrics: GooseMetrics,
     pub started: Instant,
@@ -234,7 +253,16 @@ async fn execute_locked(a: Attack) -> Result<AttackOutcome, LoadError> {
     cfg.no_telnet = true;
     cfg.websocket = false;
     cfg.timeout = Some(format!("{}", a.request_timeout.as_secs_f64()));
-    cfg.co_mitigation = Some(a.co_mitigation.clone());
+    if a.goose_metrics() {
+        cfg.co_mitigation = Some(a.co_mitigation.clone());
+    } else {
+        // Goose's aggregator gets nothing per request or transaction; the
+        // transactions record into gauntlet's own histograms.
+        cfg.no_metrics = true;
+        cfg.no_transaction_metrics = true;
+        cfg.no_scenario_metrics = true;
+        cfg.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Disabled);
+    }
     cfg.report_file = a
         .reports
         .iter()
@@ -482,6 +510,7 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     ctx.lead = lead;
     ctx.templates = templates;
     ctx.primary = primary;
+    ctx.goose_metrics = plan.goose_reports;
     ctx.secrets = sut
         .secrets()
         .names()
@@ -535,10 +564,16 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     } else {
         "average"
     };
-    let reports: Vec<PathBuf> = ["goose-report.html", "goose-report.json", "goose-report.md"]
-        .iter()
-        .map(|n| out_dir.join(n))
-        .collect();
+    let reports: Vec<PathBuf> = if plan.goose_reports {
+        ["goose-report.html", "goose-report.json", "goose-report.md"]
+            .iter()
+            .map(|n| out_dir.join(n))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let open_files = crate::host::raise_open_files();
+    let usage_before = crate::host::usage();
     let started_at = chrono::Utc::now();
     let outcome = execute(Attack {
         ctx: ctx.clone(),
@@ -554,11 +589,20 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     })
     .await?;
 
+    let usage_after = crate::host::usage();
     let duration = outcome.ended.saturating_duration_since(outcome.started);
     let planned = ctx.schedule.as_ref().map(|s| s.planned());
     let (all, transactions, open_model) =
         ctx.recorder
             .snapshot(&phase_seconds, duration.as_secs_f64(), planned);
+    let requests: u64 = transactions.values().map(|b| b.run.count).sum();
+    let generator = crate::host::GeneratorStats::between(
+        open_files,
+        usage_before,
+        usage_after,
+        duration.as_secs_f64(),
+        requests,
+    );
     let mut windows = Vec::new();
     let mut at = 0.0;
     if open {
@@ -606,7 +650,10 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
         transactions,
         open_model,
         aborted: outcome.aborted,
-        goose: goose_summary(&outcome.metrics, co_name, &reports),
+        goose: plan
+            .goose_reports
+            .then(|| goose_summary(&outcome.metrics, co_name, &reports)),
+        generator: Some(generator),
         error_examples: ctx
             .examples
             .lock()

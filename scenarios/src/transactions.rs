@@ -77,6 +77,11 @@ pub(crate) struct RunContext {
     pub examples: Mutex<BTreeMap<String, String>>,
     /// The contention bursts' lanes: at most [`LANES`] bursts in flight.
     pub lanes: Arc<tokio::sync::Semaphore>,
+    /// Send through goose's `user.request` so goose's own per-request
+    /// metrics and reports see every request (`--goose-reports`). Off by
+    /// default: those metrics cost a copy of each request's details sent
+    /// to goose's aggregator, and `load.json` has its own histograms.
+    pub goose_metrics: bool,
 }
 
 /// A profile's own transaction, ready to send.
@@ -105,6 +110,7 @@ impl RunContext {
             sent: AtomicU64::new(0),
             examples: Mutex::new(BTreeMap::new()),
             lanes: Arc::new(tokio::sync::Semaphore::new(LANES)),
+            goose_metrics: false,
         }
     }
 }
@@ -330,8 +336,13 @@ pub fn classify(status: u16, body: &[u8]) -> Outcome {
     }
 }
 
-fn transport_reason(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
+/// The class of a failure without an HTTP answer, as `load.json` names it
+/// (`"transport: connect refused"`): from the operating system's error
+/// when one is in the chain, so a full accept queue (refused), a server
+/// that drops connections (reset), the generator's own descriptor limit
+/// (too many open files) and a slow server (timeout) tell apart.
+pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
+    let kind = io_error_kind(e).unwrap_or(if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {
         "connect"
@@ -339,8 +350,69 @@ fn transport_reason(e: &reqwest::Error) -> String {
         "body"
     } else {
         "other"
-    };
+    });
     format!("transport: {kind}")
+}
+
+fn io_error_kind(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            // EMFILE / ENFILE: the generator ran out of file descriptors.
+            if matches!(io.raw_os_error(), Some(24) | Some(23)) {
+                return Some("too many open files");
+            }
+            // EADDRNOTAVAIL: no ephemeral port left for a new connection.
+            if io.raw_os_error() == Some(99) {
+                return Some("no local port");
+            }
+            return match io.kind() {
+                K::ConnectionRefused => Some("connect refused"),
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => Some("reset"),
+                K::TimedOut => Some("timeout"),
+                K::UnexpectedEof => Some("closed early"),
+                _ => None,
+            };
+        }
+        cause = c.source();
+    }
+    // hyper's own errors carry no io::Error; their text is stable.
+    let chain = gauntlet_harness::target::error_chain(e);
+    if chain.contains("connection closed before message completed") {
+        Some("closed early")
+    } else if chain.contains("timed out") {
+        Some("timeout")
+    } else {
+        None
+    }
+}
+/// Sends one request: straight on the user's HTTP client, or through
+/// goose's `user.request` (then with goose's metric of it, for the caller
+/// to adjust) when the run keeps goose's own reports.
+async fn send(
+    user: &mut GooseUser,
+    ctx: &RunContext,
+    method: GooseMethod,
+    name: &str,
+    rb: reqwest::RequestBuilder,
+) -> Result<
+    (
+        Result<reqwest::Response, reqwest::Error>,
+        Option<goose::metrics::GooseRequestMetric>,
+    ),
+    Box<TransactionError>,
+> {
+    if !ctx.goose_metrics {
+        return Ok((rb.send().await, None));
+    }
+    let goose_req = GooseRequest::builder()
+        .method(method)
+        .name(name)
+        .set_request_builder(rb)
+        .build();
+    let goose = user.request(goose_req).await?;
+    Ok((goose.response, Some(goose.request)))
 }
 
 /// Sends `req`, reads the answer, records it. `intended`: open mode's
@@ -358,15 +430,9 @@ async fn exchange(
     if let Some(body) = req.body {
         rb = rb.header("content-type", "application/json").body(body);
     }
-    let goose_req = GooseRequest::builder()
-        .method(req.method)
-        .name(req.name)
-        .set_request_builder(rb)
-        .build();
     let sent = Instant::now();
-    let goose = user.request(goose_req).await?;
-    let mut metric = goose.request;
-    let (status, body, transport) = match goose.response {
+    let (response, mut metric) = send(user, ctx, req.method, req.name, rb).await?;
+    let (status, body, transport) = match response {
         Ok(resp) => {
             let status = resp.status().as_u16();
             match resp.bytes().await {
@@ -390,10 +456,10 @@ async fn exchange(
         done.saturating_duration_since(from),
         outcome.clone(),
     );
-    if matches!(outcome, Outcome::Refused(_)) {
+    if let (Outcome::Refused(_), Some(metric)) = (&outcome, metric.as_mut()) {
         // Goose counts every non-2xx as a failure; a refusal is an expected
         // business answer, so its reports agree with load.json.
-        user.set_success(&mut metric)?;
+        user.set_success(metric)?;
     }
     let json = serde_json::from_slice(&body).ok();
     Ok(Answer {
@@ -1378,21 +1444,15 @@ pub async fn run_template(user: &mut GooseUser, index: usize) -> TransactionResu
     .map_err(|e| Box::new(TransactionError::Custom(format!("{}: {e}", t.name))))?;
     let rb = rendered.builder(&user.client, &t.base);
     let method = goose_method_from_method(rendered.method.clone()).unwrap_or(GooseMethod::Get);
-    let goose_req = GooseRequest::builder()
-        .method(method)
-        .name(t.name)
-        .set_request_builder(rb)
-        .build();
     let sent = Instant::now();
-    let goose = user.request(goose_req).await?;
-    let mut metric = goose.request;
+    let (response, mut metric) = send(user, &ctx, method, t.name, rb).await?;
     let no_answer = |e: &reqwest::Error| {
         (
             transport_reason(e),
             format!("no answer: {}", gauntlet_harness::target::error_chain(e)),
         )
     };
-    let answer = match goose.response {
+    let answer = match response {
         Ok(resp) => {
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
@@ -1439,16 +1499,18 @@ pub async fn run_template(user: &mut GooseUser, index: usize) -> TransactionResu
         outcome.clone(),
     );
     // Goose judges by status alone; its reports follow `expect`.
-    match &outcome {
-        Outcome::Ok if !metric.success => {
-            user.set_success(&mut metric)?;
+    if let Some(metric) = metric.as_mut() {
+        match &outcome {
+            Outcome::Ok if !metric.success => {
+                user.set_success(metric)?;
+            }
+            Outcome::Error(reason) if metric.success => {
+                // Returns the failure as an error for the caller to pass on;
+                // the transaction itself went as planned.
+                let _ = user.set_failure(reason, metric, None, None);
+            }
+            _ => {}
         }
-        Outcome::Error(reason) if metric.success => {
-            // Returns the failure as an error for the caller to pass on;
-            // the transaction itself went as planned.
-            let _ = user.set_failure(reason, &mut metric, None, None);
-        }
-        _ => {}
     }
     Ok(())
 }

@@ -211,7 +211,11 @@ async fn template_transactions_load_a_foreign_api() {
     assert_eq!(seen.hits("events"), 0);
 
     let out = dir.path().join("out");
-    let plan = LoadPlan::new(profile).with_slo(slos.clone()).with_seed(11);
+    // Goose's own reports kept, to check they agree with load.json.
+    let plan = LoadPlan::new(profile)
+        .with_slo(slos.clone())
+        .with_seed(11)
+        .with_goose_reports(true);
     let report = run(&plan, &sut(config, &url, Some("s3cret")), &out)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -253,11 +257,19 @@ async fn template_transactions_load_a_foreign_api() {
         BTreeMap::from([("200, expected status = 201".to_string(), t("created").count)])
     );
     assert_eq!(t("created").ok, 0);
-    // No answer at all: an error.
+    // No answer at all: an error, named by what the OS said, and classed.
     assert!(t("gone").count > 0);
     assert_eq!(
         t("gone").errors,
-        BTreeMap::from([("transport: connect".to_string(), t("gone").count)])
+        BTreeMap::from([("transport: connect refused".to_string(), t("gone").count)])
+    );
+    assert_eq!(
+        t("gone").error_classes,
+        BTreeMap::from([("connect refused".to_string(), t("gone").count)])
+    );
+    assert_eq!(
+        t("boom").error_classes,
+        BTreeMap::from([("http 5xx".to_string(), t("boom").count)])
     );
     assert!(
         report.error_examples["gone"].starts_with("dead GET /gone: no answer: "),
@@ -279,10 +291,10 @@ async fn template_transactions_load_a_foreign_api() {
     assert!(report.error_examples["boom"].contains("answered 500"));
     assert!(!report.error_examples.contains_key("publish"));
     // Goose's own reports agree: the 201 mismatches are failures there too.
+    let goose = report.goose.as_ref().expect("goose reports were asked for");
     assert!(
-        report.goose.failures >= t("boom").count + t("created").count,
-        "{:?}",
-        report.goose
+        goose.failures >= t("boom").count + t("created").count,
+        "{goose:?}"
     );
 
     // `{{unique}}` never repeats; `{{index}}` is the user's number;

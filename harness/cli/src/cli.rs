@@ -311,6 +311,10 @@ pub struct LoadArgs {
     /// Where the reports go (default: target/gauntlet/<run-id>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also keep goose's own per-request metrics and write its reports
+    /// (goose-report.{html,json,md}); costs generator throughput.
+    #[arg(long)]
+    pub goose_reports: bool,
 }
 
 #[derive(Args, Debug)]
@@ -477,6 +481,13 @@ pub struct BenchLoadgenArgs {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Rounds: every generator runs once per round, in turn (interleaved,
+    /// so a noisy moment hits all alike); the table shows medians.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Skip the latency-accuracy check (throughput table only).
+    #[arg(long)]
+    pub no_accuracy: bool,
     /// The delay (ms) of the in-process server for the accuracy check.
     #[arg(long, default_value_t = 50)]
     pub delay_ms: u64,

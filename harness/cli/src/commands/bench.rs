@@ -1,12 +1,13 @@
-//! `gauntlet bench loadgen`: gauntlet's load generator against wrk on the
-//! same endpoint in the same run (a ratio, not an absolute number), and
-//! its latency accuracy against an in-process server with a known delay.
+//! `gauntlet bench loadgen`: gauntlet's load generator against every other
+//! generator installed (wrk, oha, Locust) on the same endpoint in the same
+//! run, interleaved over rounds (ratios of medians, not absolute numbers),
+//! and its latency accuracy against an in-process server with a known delay.
 
 use std::time::Duration;
 
 use gauntlet_harness::target::Target;
 use gauntlet_harness::{docker, exit_codes, Error, Result};
-use gauntlet_scenarios::bench;
+use gauntlet_scenarios::bench::{self, Peer};
 
 use gauntlet_harness::sut::Sut;
 
@@ -45,45 +46,100 @@ async fn loadgen(global: &Global, args: BenchLoadgenArgs) -> Result<i32> {
         }
     };
     let duration = Duration::from_secs(args.seconds);
-    let bench_err = |e: gauntlet_scenarios::BenchError| match e {
-        gauntlet_scenarios::BenchError::WrkMissing => Error::Usage(
-            "wrk is not installed: `apt-get install wrk` (ci/bootstrap.sh installs it)".into(),
-        ),
-        other => Error::CheckFailed(other.to_string()),
-    };
-    errln!(
-        "max rate on {url}: {} connections, {} s each",
-        args.connections,
-        args.seconds
-    );
-    let ours = bench::loadgen_max_rate(&url, args.connections, duration)
-        .await
-        .map_err(bench_err)?;
+    let bench_err = |e: gauntlet_scenarios::BenchError| Error::CheckFailed(e.to_string());
     let threads = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
         .unwrap_or(2);
-    let wrk = {
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || {
-            bench::wrk_max_rate(&url, args.connections, threads, duration)
-        })
-        .await
-        .expect("wrk task")
-        .map_err(bench_err)?
-    };
-    let accuracy = bench::latency_accuracy(args.delay_ms)
-        .await
-        .map_err(bench_err)?;
-    outln!("{:<24} {:>12}", "GENERATOR", "REQ/S");
-    outln!("{:<24} {:>12.0}", "gauntlet (goose)", ours.requests_per_sec);
-    outln!("{:<24} {:>12.0}", "wrk", wrk.requests_per_sec);
-    outln!(
-        "ratio gauntlet/wrk: {:.2}",
-        ours.requests_per_sec / wrk.requests_per_sec.max(1.0)
+    let peers: Vec<Peer> = Peer::ALL.into_iter().filter(|p| p.installed()).collect();
+    let missing: Vec<Peer> = Peer::ALL
+        .into_iter()
+        .filter(|p| !peers.contains(p))
+        .collect();
+    errln!(
+        "max rate on {url}: {} connections, {} s each, {} rounds; gauntlet is a {}; peers: {}",
+        args.connections,
+        args.seconds,
+        args.rounds,
+        bench::build_profile(),
+        if peers.is_empty() {
+            "none installed".to_string()
+        } else {
+            peers
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     );
+    // tool name -> requests/s of each round.
+    let mut rates: Vec<(String, Vec<f64>)> = std::iter::once("gauntlet".to_string())
+        .chain(peers.iter().map(|p| p.name().to_string()))
+        .map(|n| (n, Vec::new()))
+        .collect();
+    for round in 0..args.rounds as usize {
+        // Each round starts with a different generator.
+        let order: Vec<usize> = (0..rates.len())
+            .map(|i| (i + round) % rates.len())
+            .collect();
+        for i in order {
+            let name = rates[i].0.clone();
+            errln!("round {}/{}: {name} ...", round + 1, args.rounds);
+            let result = if i == 0 {
+                bench::loadgen_max_rate(&url, args.connections, duration).await
+            } else {
+                let (peer, url, connections) = (peers[i - 1], url.clone(), args.connections);
+                tokio::task::spawn_blocking(move || {
+                    peer.max_rate(&url, connections, threads, duration)
+                })
+                .await
+                .expect("peer task")
+            }
+            .map_err(bench_err)?;
+            errln!(
+                "round {}/{}: {name} {:.0} req/s ({} errors)",
+                round + 1,
+                args.rounds,
+                result.requests_per_sec,
+                result.errors
+            );
+            rates[i].1.push(result.requests_per_sec);
+        }
+    }
+    let ours = bench::median(&rates[0].1).unwrap_or(0.0);
     outln!(
-        "latency accuracy: injected {} ms, measured p50 {:.1} ms (goose's own p50 {:.1} ms, error {:.1} ms, {} samples)",
-        args.delay_ms, accuracy.p50_ms, accuracy.goose_p50_ms, accuracy.error_ms, accuracy.samples
+        "{:<12} {:>18} {:>14}   {}",
+        "GENERATOR",
+        "REQ/S (MEDIAN)",
+        "GAUNTLET/IT",
+        "ROUNDS"
     );
+    for (name, values) in &rates {
+        let m = bench::median(values).unwrap_or(0.0);
+        let ratio = if name == "gauntlet" {
+            "-".to_string()
+        } else {
+            format!("{:.2}x", ours / m.max(1.0))
+        };
+        let each: Vec<String> = values.iter().map(|v| format!("{v:.0}")).collect();
+        outln!("{name:<12} {m:>18.0} {ratio:>14}   {}", each.join(" "));
+    }
+    for p in &missing {
+        outln!(
+            "{:<12} {:>18} {:>14}   ({})",
+            p.name(),
+            "not installed",
+            "-",
+            p.install_hint()
+        );
+    }
+    if !args.no_accuracy {
+        let accuracy = bench::latency_accuracy(args.delay_ms)
+            .await
+            .map_err(bench_err)?;
+        outln!(
+            "latency accuracy: injected {} ms, measured p50 {:.1} ms (goose's own p50 {:.1} ms, error {:.1} ms, {} samples)",
+            args.delay_ms, accuracy.p50_ms, accuracy.goose_p50_ms, accuracy.error_ms, accuracy.samples
+        );
+    }
     Ok(exit_codes::OK)
 }

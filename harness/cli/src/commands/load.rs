@@ -30,6 +30,18 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
         .and_then(|file| file.for_run(&profile))
         .map_err(|e| Error::Usage(e.to_string()))?;
     let seed = args.run.seed.unwrap_or_else(rand::random);
+    // Every user holds a connection: the soft limit is raised to the hard one.
+    let files = gauntlet_scenarios::host::raise_open_files();
+    errln!(
+        "open files: limit {}{} (hard {})",
+        files.soft,
+        if files.was < files.soft {
+            format!(", raised from {}", files.was)
+        } else {
+            String::new()
+        },
+        files.hard
+    );
     errln!(
         "profile {} ({} mode, {} users, {:?}), seed {seed}",
         profile.name,
@@ -39,7 +51,8 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
     );
     let plan = LoadPlan::new(profile.clone())
         .with_slo(slos.clone())
-        .with_seed(seed);
+        .with_seed(seed)
+        .with_goose_reports(args.goose_reports);
 
     let source = match (
         &workspace,
@@ -149,6 +162,17 @@ fn judge(
     }
     outln!("\n{}", report.transaction_table());
     outln!("{}", verdict_table(&verdicts));
+    if let Some(g) = &report.generator {
+        outln!(
+            "generator: {:.1} CPU s ({:.1} ms per 1,000 requests, {:.0} % of one core of {}), peak memory {:.0} MiB, open-file limit {}",
+            g.cpu_seconds,
+            g.cpu_ms_per_1k_requests,
+            g.cpu_percent,
+            g.cores,
+            g.max_rss_mib,
+            g.open_files.soft
+        );
+    }
     let invariant_ok = match invariants {
         Some(results) => {
             for result in results {
