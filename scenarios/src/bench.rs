@@ -144,6 +144,7 @@ async fn generator(
         planned: lead + Duration::from_secs(secs),
         abort: None,
         phase_seconds,
+        progress: None,
     })
     .await?;
     Ok((ctx, out.metrics))

@@ -30,7 +30,7 @@ pub use profile::{
     MixEntry, Mode, Phase, Profile, ProfileError, TemplateTransaction, ThinkTime, TransactionKind,
 };
 pub use report::{Breakdown, LatencyMs, LoadReport, OpenModelStats, Summary};
-pub use run::{load_endpoint, run, LoadError, LoadPlan};
+pub use run::{load_endpoint, run, LoadError, LoadPlan, Progress, ProgressSink};
 pub use schedule::OpenSchedule;
 pub use slo::{evaluate, SloError, SloFile, SloSet, Verdict};
 

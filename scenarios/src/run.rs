@@ -32,6 +32,57 @@ pub struct LoadPlan {
     /// request's details sent to goose's aggregator, which capped the
     /// generator's rate; `load.json` has gauntlet's own histograms either way.
     pub goose_reports: bool,
+    /// Called every few seconds while the attack runs.
+    pub progress: Option<ProgressSink>,
+}
+
+/// Where an attack stands, every [`PROGRESS_EVERY`] while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub elapsed: Duration,
+    /// The planned length (the attack may run a little longer while the
+    /// last requests finish).
+    pub planned: Duration,
+    pub phase: String,
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests per second since the previous report.
+    pub rps: f64,
+    /// Over every request so far (all transactions together).
+    pub p95_ms: f64,
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "load: {:>4}s/{}s {:<10} {:>9} requests {:>8.0} req/s  errors {:.2} %  p95 {:.0} ms",
+            self.elapsed.as_secs(),
+            self.planned.as_secs(),
+            self.phase,
+            self.requests,
+            self.rps,
+            if self.requests == 0 {
+                0.0
+            } else {
+                self.errors as f64 * 100.0 / self.requests as f64
+            },
+            self.p95_ms
+        )
+    }
+}
+
+/// How often [`Progress`] is reported.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Receives the [`Progress`] reports (the CLI prints them).
+#[derive(Clone)]
+pub struct ProgressSink(pub Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
 }
 
 impl LoadPlan {
@@ -41,6 +92,7 @@ impl LoadPlan {
             slo: None,
             seed: 42,
             goose_reports: false,
+            progress: None,
         }
     }
 
@@ -51,6 +103,11 @@ impl LoadPlan {
 
     pub fn with_seed(mut self, seed: u64) -> LoadPlan {
         self.seed = seed;
+        self
+    }
+
+    pub fn with_progress(mut self, sink: impl Fn(&Progress) + Send + Sync + 'static) -> LoadPlan {
+        self.progress = Some(ProgressSink(Arc::new(sink)));
         self
     }
 
@@ -216,6 +273,7 @@ pub(crate) struct Attack {
     pub planned: Duration,
     pub abort: Option<SloSet>,
     pub phase_seconds: Vec<f64>,
+    pub progress: Option<ProgressSink>,
 }
 
 impl Attack {
@@ -309,6 +367,54 @@ async fn execute_locked(a: Attack) -> Result<AttackOutcome, LoadError> {
         })
     });
 
+    let reporter = a.progress.clone().map(|sink| {
+        let ctx = a.ctx.clone();
+        let phase_seconds = a.phase_seconds.clone();
+        let planned = a.planned;
+        tokio::spawn(async move {
+            let mut last = (Duration::ZERO, 0u64);
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                let Some(started) = *ctx.started.lock().unwrap_or_else(|p| p.into_inner()) else {
+                    continue;
+                };
+                let elapsed = started.elapsed();
+                let (all, txns, _) =
+                    ctx.recorder
+                        .snapshot(&phase_seconds, elapsed.as_secs_f64(), None);
+                let requests: u64 = txns.values().map(|b| b.run.count).sum();
+                let errors: u64 = txns.values().map(|b| b.run.errors_total).sum();
+                let since = ctx
+                    .recorder
+                    .epoch()
+                    .map(|e| Instant::now().saturating_duration_since(e));
+                let phase = ctx
+                    .recorder
+                    .clock
+                    .names
+                    .get(ctx.recorder.clock.index(since))
+                    .cloned()
+                    .unwrap_or_default();
+                let window = elapsed.saturating_sub(last.0).as_secs_f64();
+                let rps = if window > 0.0 {
+                    requests.saturating_sub(last.1) as f64 / window
+                } else {
+                    0.0
+                };
+                last = (elapsed, requests);
+                (sink.0)(&Progress {
+                    elapsed,
+                    planned,
+                    phase,
+                    requests,
+                    errors,
+                    rps,
+                    p95_ms: all.run.latency_ms.p95,
+                });
+            }
+        })
+    });
+
     let bound = a.planned + Duration::from_secs(15) + a.request_timeout;
     let fallback_start = Instant::now();
     let run = attack.execute();
@@ -323,6 +429,7 @@ async fn execute_locked(a: Attack) -> Result<AttackOutcome, LoadError> {
                 Ok(r) => r,
                 Err(_) => {
                     if let Some(m) = &monitor { m.abort(); }
+                    if let Some(r) = &reporter { r.abort(); }
                     return Err(LoadError::Timeout(Duration::from_secs(30)));
                 }
             }
@@ -331,6 +438,9 @@ async fn execute_locked(a: Attack) -> Result<AttackOutcome, LoadError> {
     let ended = Instant::now();
     if let Some(m) = monitor {
         m.abort();
+    }
+    if let Some(r) = reporter {
+        r.abort();
     }
     let metrics = result.map_err(goose_err)?;
     let started = a
@@ -586,6 +696,7 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
         planned: lead + profile.total_duration(),
         abort: plan.slo.clone(),
         phase_seconds: phase_seconds.clone(),
+        progress: plan.progress.clone(),
     })
     .await?;
 

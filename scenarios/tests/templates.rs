@@ -364,3 +364,49 @@ async fn template_transactions_in_open_mode() {
     assert!(open.sent >= 70, "{open:?}");
     assert_eq!(seen.hits("other"), 0);
 }
+
+/// Every user holds a connection, and the in-process server one more:
+/// 600 users need about 1,200 descriptors. With the soft open-file limit
+/// at 256 (as a low system default would set it), the run still has no
+/// errors, because the generator raises the soft limit to the hard one
+/// first and says so in `load.json`. Before that, runs past ~1,000 users
+/// failed with connection errors under the common default of 1,024.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_users_past_a_low_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        hard >= 2048,
+        "the hard open-file limit ({hard}) is too low for 600 users"
+    );
+    setrlimit(Resource::RLIMIT_NOFILE, 256, hard).unwrap();
+    let (url, seen) = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = project(dir.path());
+    let profile = Profile::parse_with_config(
+        "users = 600\nduration = \"3s\"\nthink_time = { min = \"100ms\", max = \"300ms\" }\n\
+         [mix]\nstats = 1\n[transactions.stats]\npath = \"/stats\"\nexpect = { status = 200 }\n",
+        "many.toml",
+        "many",
+        &config,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = run(
+        &LoadPlan::new(profile),
+        &sut(config, &url, None),
+        dir.path(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{}", report.transaction_table());
+    let stats = &report.transactions["stats"].run;
+    assert_eq!(stats.errors_total, 0, "{:?}", stats.errors);
+    assert!(stats.count >= 600, "{} requests", stats.count);
+    assert_count("stats", stats.count, seen.hits("stats"));
+    let generator = report
+        .generator
+        .expect("load.json says what the generator used");
+    assert_eq!(generator.open_files.was, 256);
+    assert_eq!(generator.open_files.soft, hard);
+    assert!(generator.cpu_seconds > 0.0 && generator.max_rss_mib > 0.0);
+}

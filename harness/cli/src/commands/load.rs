@@ -52,7 +52,8 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
     let plan = LoadPlan::new(profile.clone())
         .with_slo(slos.clone())
         .with_seed(seed)
-        .with_goose_reports(args.goose_reports);
+        .with_goose_reports(args.goose_reports)
+        .with_progress(|p| errln!("{p}"));
 
     let source = match (
         &workspace,
