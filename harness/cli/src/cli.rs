@@ -488,6 +488,10 @@ pub struct BenchLoadgenArgs {
     /// Skip the latency-accuracy check (throughput table only).
     #[arg(long)]
     pub no_accuracy: bool,
+    /// Compare with these generators only (comma separated: wrk, oha,
+    /// locust; `none` for gauntlet alone). Default: every one installed.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub peers: Option<Vec<String>>,
     /// The delay (ms) of the in-process server for the accuracy check.
     #[arg(long, default_value_t = 50)]
     pub delay_ms: u64,

@@ -50,11 +50,22 @@ async fn loadgen(global: &Global, args: BenchLoadgenArgs) -> Result<i32> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
         .unwrap_or(2);
-    let peers: Vec<Peer> = Peer::ALL.into_iter().filter(|p| p.installed()).collect();
-    let missing: Vec<Peer> = Peer::ALL
-        .into_iter()
-        .filter(|p| !peers.contains(p))
-        .collect();
+    let wanted: Vec<Peer> = match &args.peers {
+        None => Peer::ALL.to_vec(),
+        Some(names) if names.iter().any(|n| n == "none") => Vec::new(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                Peer::ALL.into_iter().find(|p| p.name() == n).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unknown generator `{n}` in --peers (known: wrk, oha, locust, none)"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
+    let peers: Vec<Peer> = wanted.iter().copied().filter(|p| p.installed()).collect();
+    let missing: Vec<Peer> = wanted.into_iter().filter(|p| !peers.contains(p)).collect();
     errln!(
         "max rate on {url}: {} connections, {} s each, {} rounds; gauntlet is a {}; peers: {}",
         args.connections,
