@@ -11,6 +11,8 @@
 //! - [`schedule`]: the open-model (constant arrival rate) schedule
 //! - [`run`]: one attack against a target, reports into a folder
 //! - [`report`]: what a run measured (`load.json`)
+//! - [`shard`]: distributed load: splitting a profile across N generators,
+//!   each one's raw data (`shard.json`), and merging them exactly
 //! - [`bench`]: the generator's own limits and latency accuracy, and `wrk`
 
 pub mod bench;
@@ -18,6 +20,7 @@ pub mod profile;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod shard;
 pub mod slo;
 pub mod transactions;
 
@@ -31,6 +34,7 @@ pub use profile::{
 pub use report::{Breakdown, LatencyMs, LoadReport, OpenModelStats, Summary};
 pub use run::{load_endpoint, run, LoadError, LoadPlan};
 pub use schedule::OpenSchedule;
+pub use shard::{ShardData, ShardError, ShardSpec};
 pub use slo::{evaluate, SloError, SloFile, SloSet, Verdict};
 
 /// The shipped profiles and SLO file (`scenarios/profiles`, `scenarios/slo.toml`).
