@@ -13,9 +13,11 @@
 //! - [`report`]: what a run measured (`load.json`)
 //! - [`shard`]: distributed load: splitting a profile across N generators,
 //!   each one's raw data (`shard.json`), and merging them exactly
+//! - [`k8s`]: Kubernetes manifests for a sharded run (an Indexed Job)
 //! - [`bench`]: the generator's own limits and latency accuracy, and `wrk`
 
 pub mod bench;
+pub mod k8s;
 pub mod profile;
 pub mod report;
 pub mod run;
