@@ -7,8 +7,8 @@
 //! Each generator is a `debian:bookworm-slim` container (the base image
 //! gauntlet's own images use, built locally) with, read-only, the running
 //! `gauntlet` binary (dynamically linked against the same glibc), the
-//! project folder, the profile and the SLO file; and, writable, the run's
-//! report folder, where it writes `shard-I/`. It carries the run's labels,
+//! host's CA bundle, the project folder, the profile and the SLO file;
+//! and, writable, the run's report folder, where it writes `shard-I/`. It carries the run's labels,
 //! so `gauntlet down` and the reaper remove what an interrupted rehearsal
 //! leaves; the rehearsal removes its generators itself when it ends, on an
 //! error and on Ctrl-C alike.
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::InspectContainerOptions;
 use gauntlet_harness::config::Config;
+use gauntlet_harness::images::HOST_CA_BUNDLE;
 use gauntlet_harness::invariants;
 use gauntlet_harness::stack::{labels, Stack};
 use gauntlet_harness::sut::Sut;
@@ -231,7 +232,13 @@ impl Generators {
                         );
                         return Err(match code as i32 {
                             exit_codes::USAGE => Error::Usage(message),
-                            _ => Error::CheckFailed(message),
+                            exit_codes::CHECK_FAILED => Error::CheckFailed(message),
+                            // A crash, a kill, no Docker inside: not the
+                            // system under test's doing.
+                            _ => Error::Io {
+                                context: "load generator".into(),
+                                source: std::io::Error::other(message),
+                            },
                         });
                     }
                 }
@@ -277,10 +284,21 @@ impl Generators {
             read_only: Some(read_only),
             ..Default::default()
         };
+        // gauntlet's HTTP client loads the system's CA certificates even
+        // for plain http, and the slim image has none: the host's bundle,
+        // as the stack's images get it (`gauntlet doctor` checks it).
+        let ca = Path::new(HOST_CA_BUNDLE);
+        if !ca.is_file() {
+            return Err(Error::Build {
+                image: GENERATOR_IMAGE.into(),
+                message: format!("no CA bundle at {HOST_CA_BUNDLE} to give the load generators"),
+            });
+        }
         let profile_dir = self.profile_file.parent().unwrap_or(Path::new("/"));
         let slo_dir = self.slo_file.parent().unwrap_or(Path::new("/"));
         let mounts = vec![
             bind(&exe, "/usr/local/bin/gauntlet", true),
+            bind(ca, HOST_CA_BUNDLE, true),
             bind(&config.root, "/project", true),
             bind(profile_dir, "/config/profile", true),
             bind(slo_dir, "/config/slo", true),
