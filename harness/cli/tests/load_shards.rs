@@ -407,6 +407,26 @@ fn three_local_shards_add_up_and_merge_again_to_the_same_verdicts() {
     assert_eq!(read_json(&again.join("load.json")), merged);
     assert!(again.join("summary.md").is_file());
 
+    // One shard's shard.json alone gives back its own load.json, to the
+    // last bit: nothing is lost on the way.
+    let single = dir.path().join("single");
+    let alone = run(
+        &project,
+        &[
+            "load",
+            "merge",
+            &parts[1],
+            "--partial",
+            "--slo",
+            slo.to_str().unwrap(),
+            "--out",
+            single.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(alone.status.code(), Some(0));
+    assert!(stdout(&alone).contains("PARTIAL: shards 0, 2 of 3 missing"));
+    assert_eq!(read_json(&single.join("load.json")), shards[1]);
+
     // Generators and stack gone; only this test's project was touched.
     assert_eq!(labelled_resources(&project), Vec::<String>::new());
     eprintln!(
