@@ -291,7 +291,14 @@ pub struct GateArgs {
 /// I/N` the run is one part of a sharded run: its verdicts are printed,
 /// but it exits 0 once its results are written (the merge judges the run).
 #[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Exit codes: 0 every SLO passes and the invariants hold; 1 a breach, a broken \
+invariant or contract, or an aborted attack; 2 bad options or files (profile, SLOs, shards that \
+do not belong together); 3 no Docker or a generator that crashed; 130 interrupted. With --shard \
+I/N: 0 once the shard's results are written (its verdicts are printed; `load merge` judges the run)."
+)]
 pub struct LoadArgs {
     #[command(subcommand)]
     pub command: Option<LoadCommand>,
