@@ -11,14 +11,19 @@
 //! - [`schedule`]: the open-model (constant arrival rate) schedule
 //! - [`run`]: one attack against a target, reports into a folder
 //! - [`report`]: what a run measured (`load.json`)
+//! - [`shard`]: distributed load: splitting a profile across N generators,
+//!   each one's raw data (`shard.json`), and merging them exactly
+//! - [`k8s`]: Kubernetes manifests for a sharded run (an Indexed Job)
 //! - [`bench`]: the generator's own limits and latency accuracy, and `wrk`
 
 pub mod bench;
 pub mod host;
+pub mod k8s;
 pub mod profile;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod shard;
 pub mod slo;
 pub mod transactions;
 
@@ -32,6 +37,7 @@ pub use profile::{
 pub use report::{Breakdown, LatencyMs, LoadReport, OpenModelStats, Summary};
 pub use run::{load_endpoint, run, LoadError, LoadPlan, Progress, ProgressSink};
 pub use schedule::OpenSchedule;
+pub use shard::{ShardData, ShardError, ShardSpec};
 pub use slo::{evaluate, SloError, SloFile, SloSet, Verdict};
 
 /// The shipped profiles and SLO file (`scenarios/profiles`, `scenarios/slo.toml`).

@@ -293,6 +293,11 @@ pub struct Profile {
     pub system: BTreeMap<String, String>,
     /// The file it came from, when it came from one.
     pub source: Option<PathBuf>,
+    /// A sharded profile (`shards = N`): more load than one generator
+    /// should carry, meant to run as N shards (`gauntlet load --shards N
+    /// --local`, `gauntlet load k8s --shards N`, or `--shard I/N` each).
+    /// Run unsharded, it is an error. See [`crate::shard`].
+    pub shards: Option<u32>,
 }
 
 impl Profile {
@@ -418,6 +423,8 @@ struct RawProfile {
     #[serde(default, rename = "phase")]
     phases: Vec<Spanned<RawPhase>>,
     system: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// How many load generators the profile is meant for.
+    shards: Option<Spanned<i64>>,
     /// The profile's own transactions: request templates.
     #[serde(default)]
     transactions: BTreeMap<Spanned<String>, Spanned<RawStep>>,
@@ -914,6 +921,11 @@ fn validate(
         }
     }
 
+    let shards = match &raw.shards {
+        None => None,
+        Some(n) => Some(shards_value(src, n, users)?),
+    };
+
     let templates = template_transactions(&raw.transactions, src, config, request_timeout)?;
 
     Ok(Profile {
@@ -928,7 +940,31 @@ fn validate(
         request_timeout,
         system,
         source: None,
+        shards,
     })
+}
+
+/// `shards = N`: 2 to [`crate::shard::MAX_SHARDS`], and no more than the
+/// users (every shard needs one).
+fn shards_value(src: &Source, value: &Spanned<i64>, users: u32) -> Result<u32, ProfileError> {
+    let n = *value.get_ref();
+    let max = crate::shard::MAX_SHARDS;
+    if n < 2 || n > i64::from(max) {
+        return Err(src.at(
+            value.span(),
+            format!(
+                "shards must be 2 to {max} (the load generators this profile is meant for), not {n}; \
+                 leave it out for a profile one generator runs"
+            ),
+        ));
+    }
+    if n > i64::from(users) {
+        return Err(src.at(
+            value.span(),
+            format!("shards = {n} is more than the profile's {users} users: every shard needs at least one"),
+        ));
+    }
+    Ok(n as u32)
 }
 
 /// The keys of a step a load transaction may not have: it is one request,
@@ -1291,6 +1327,65 @@ pub(crate) mod tests {
         let soak = Profile::load_named(&dir, "soak").unwrap();
         assert!(soak.total_duration() >= Duration::from_secs(30 * 60));
         assert!(soak.users <= 50);
+        assert!(
+            [&smoke, &ci, &release, &stress, &soak]
+                .iter()
+                .all(|p| p.shards.is_none()),
+            "one generator runs them"
+        );
+    }
+
+    #[test]
+    fn tier_profiles_share_the_gate_mix_and_the_biggest_is_sharded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+        let ci = Profile::load_named(&dir, "ci").unwrap();
+        let stress = Profile::load_named(&dir, "stress").unwrap();
+        for (name, users, shards) in [
+            ("tier-100", 100, None),
+            ("tier-1k", 1_000, None),
+            ("tier-10k", 10_000, None),
+            ("tier-100k", 100_000, Some(10)),
+        ] {
+            let p = Profile::load_named(&dir, name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((p.name.as_str(), p.users, p.shards), (name, users, shards));
+            assert_eq!(p.mode, Mode::Closed, "{name}");
+            assert!(p.think_time.is_some(), "{name} thinks");
+            assert_eq!(p.mix, ci.mix, "{name}: the gate's mix");
+            assert_eq!(p.system, stress.system, "{name}: [system] as stress");
+            let names: Vec<&str> = p.phases.iter().map(|ph| ph.name.as_str()).collect();
+            assert_eq!(names, ["ramp_up", "plateau", "ramp_down"], "{name}");
+            assert!(
+                p.phases[0].duration <= Duration::from_secs(120),
+                "{name}: a short ramp"
+            );
+        }
+    }
+
+    #[test]
+    fn shards_key_is_checked() {
+        let ok = parse(&format!(
+            "users = 10\nduration = \"30s\"\nshards = 4\n{MIX}"
+        ))
+        .unwrap();
+        assert_eq!(ok.shards, Some(4));
+        assert_eq!(
+            parse(&format!("users = 10\nduration = \"30s\"\n{MIX}"))
+                .unwrap()
+                .shards,
+            None
+        );
+        let cases = [
+            ("shards = 1", "p.toml:3:10: shards must be 2 to 1000"),
+            ("shards = 0", "p.toml:3:10: shards must be 2 to 1000 (the load generators this profile is meant for), not 0"),
+            ("shards = 5000", "p.toml:3:10: shards must be 2 to 1000"),
+            ("shards = 11", "p.toml:3:10: shards = 11 is more than the profile's 10 users"),
+            ("shards = \"4\"", "p.toml:3:10: invalid type: string \"4\", expected i64"),
+        ];
+        for (line, expected) in cases {
+            let text = format!("users = 10\nduration = \"30s\"\n{line}\n{MIX}");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{line}: {e}");
+        }
     }
 
     /// A project with endpoints `api` and `ingest` and a secret `token`.

@@ -276,22 +276,24 @@ pub enum Outcome {
 
 const HIST_MAX_US: u64 = 3_600_000_000;
 
-fn new_histogram() -> Histogram<u64> {
+/// Every latency histogram of a run: 1 µs to 1 h, 3 significant digits.
+pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds")
 }
 
-#[derive(Clone)]
-struct Cell {
-    count: u64,
-    ok: u64,
-    errors: BTreeMap<String, u64>,
-    violations: BTreeMap<String, u64>,
-    refusals: BTreeMap<String, u64>,
-    hist: Histogram<u64>,
+/// What one transaction recorded in one phase.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Cell {
+    pub count: u64,
+    pub ok: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub violations: BTreeMap<String, u64>,
+    pub refusals: BTreeMap<String, u64>,
+    pub hist: Histogram<u64>,
 }
 
 impl Cell {
-    fn new() -> Cell {
+    pub fn new() -> Cell {
         Cell {
             count: 0,
             ok: 0,
@@ -302,7 +304,7 @@ impl Cell {
         }
     }
 
-    fn add(&mut self, other: &Cell) {
+    pub fn add(&mut self, other: &Cell) {
         self.count += other.count;
         self.ok += other.ok;
         for (k, v) in &other.errors {
@@ -395,13 +397,116 @@ pub(crate) fn latency_of(h: &Histogram<u64>) -> LatencyMs {
     }
 }
 
-#[derive(Default)]
-struct Shard {
-    cells: HashMap<(&'static str, usize), Cell>,
-    lag: Option<Histogram<u64>>,
-    sent: u64,
-    late: u64,
-    skipped: u64,
+/// What a run recorded, raw: cells by (transaction, index of the phase in
+/// [`PhaseClock::names`]) and the open model's send lag and counters. One
+/// lock shard of a live [`Recorder`] (`K = &'static str`), all of them
+/// merged, or a load generator's part of a sharded run read back from its
+/// `shard.json` (`K = String`, see [`crate::shard`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Recorded<K> {
+    pub cells: HashMap<(K, usize), Cell>,
+    pub lag: Option<Histogram<u64>>,
+    pub sent: u64,
+    pub late: u64,
+    pub skipped: u64,
+}
+
+impl<K> Default for Recorded<K> {
+    fn default() -> Self {
+        Recorded {
+            cells: HashMap::new(),
+            lag: None,
+            sent: 0,
+            late: 0,
+            skipped: 0,
+        }
+    }
+}
+
+impl<K: Clone + Eq + std::hash::Hash> Recorded<K> {
+    /// Adds `other` in: counts and histograms add exactly.
+    pub fn add(&mut self, other: &Recorded<K>) {
+        for (k, c) in &other.cells {
+            match self.cells.get_mut(k) {
+                Some(have) => have.add(c),
+                None => {
+                    self.cells.insert(k.clone(), c.clone());
+                }
+            }
+        }
+        if let Some(h) = &other.lag {
+            self.lag
+                .get_or_insert_with(new_histogram)
+                .add(h)
+                .expect("same histogram bounds");
+        }
+        self.sent += other.sent;
+        self.late += other.late;
+        self.skipped += other.skipped;
+    }
+}
+
+type Shard = Recorded<&'static str>;
+
+/// The breakdowns of `all` and of each transaction, and the open-model
+/// stats when `planned` is given (open mode).
+pub(crate) type Snapshot = (
+    Breakdown,
+    BTreeMap<String, Breakdown>,
+    Option<OpenModelStats>,
+);
+
+/// The breakdowns of what a run recorded: the one place counts become
+/// summaries and histograms percentiles, for a live [`Recorder`] and for
+/// merged shards alike. `names[i]` is the name of phase index `i`,
+/// `phase_seconds[i]` its length and `run_seconds` the run's (for requests
+/// per second); the transactions in `apart` are left out of `all`.
+pub(crate) fn breakdowns<K: AsRef<str> + Eq + std::hash::Hash>(
+    data: &Recorded<K>,
+    names: &[String],
+    apart: &[&str],
+    phase_seconds: &[f64],
+    run_seconds: f64,
+    planned: Option<u64>,
+) -> Snapshot {
+    let secs = |i: usize| phase_seconds.get(i).copied().unwrap_or(0.0);
+    let mut by_txn: BTreeMap<&str, (Cell, BTreeMap<usize, Cell>)> = BTreeMap::new();
+    let mut all_run = Cell::new();
+    let mut all_phases: BTreeMap<usize, Cell> = BTreeMap::new();
+    for ((txn, phase), cell) in &data.cells {
+        let txn = txn.as_ref();
+        let entry = by_txn
+            .entry(txn)
+            .or_insert_with(|| (Cell::new(), BTreeMap::new()));
+        entry.0.add(cell);
+        entry.1.entry(*phase).or_insert_with(Cell::new).add(cell);
+        if apart.contains(&txn) {
+            continue;
+        }
+        all_run.add(cell);
+        all_phases.entry(*phase).or_insert_with(Cell::new).add(cell);
+    }
+    let name = |i: usize| names.get(i).cloned().unwrap_or_default();
+    let breakdown = |run: &Cell, phases: &BTreeMap<usize, Cell>| Breakdown {
+        run: run.summary(run_seconds),
+        phases: phases
+            .iter()
+            .map(|(i, c)| (name(*i), c.summary(secs(*i))))
+            .collect(),
+    };
+    let all = breakdown(&all_run, &all_phases);
+    let transactions = by_txn
+        .iter()
+        .map(|(t, (run, phases))| (t.to_string(), breakdown(run, phases)))
+        .collect();
+    let open = planned.map(|planned| OpenModelStats {
+        planned,
+        sent: data.sent,
+        skipped_at_start: data.skipped,
+        late_over_10ms: data.late,
+        send_lag_ms: data.lag.as_ref().map(latency_of).unwrap_or_default(),
+    });
+    (all, transactions, open)
 }
 
 /// Phase boundaries on the run's clock.
@@ -566,30 +671,28 @@ impl Recorder {
     }
 
     fn merged(&self) -> Shard {
-        let mut cells: HashMap<(&'static str, usize), Cell> = HashMap::new();
-        let mut lag: Option<Histogram<u64>> = None;
-        let (mut sent, mut late, mut skipped) = (0, 0, 0);
+        let mut merged = Shard::default();
         for s in &self.shards {
-            let s = s.lock().unwrap_or_else(|p| p.into_inner());
-            for (k, c) in &s.cells {
-                match cells.get_mut(k) {
-                    Some(have) => have.add(c),
-                    None => {
-                        cells.insert(*k, c.clone());
-                    }
-                }
-            }
-            if let Some(h) = &s.lag {
-                lag.get_or_insert_with(new_histogram)
-                    .add(h)
-                    .expect("same bounds");
-            }
-            sent += s.sent;
-            late += s.late;
-            skipped += s.skipped;
+            merged.add(&s.lock().unwrap_or_else(|p| p.into_inner()));
         }
-        Shard {
+        merged
+    }
+
+    /// Everything recorded so far, merged, with owned names (for
+    /// `shard.json`).
+    pub fn export(&self) -> Recorded<String> {
+        let Shard {
             cells,
+            lag,
+            sent,
+            late,
+            skipped,
+        } = self.merged();
+        Recorded {
+            cells: cells
+                .into_iter()
+                .map(|((t, p), c)| ((t.to_string(), p), c))
+                .collect(),
             lag,
             sent,
             late,
@@ -605,55 +708,15 @@ impl Recorder {
         phase_seconds: &[f64],
         run_seconds: f64,
         planned: Option<u64>,
-    ) -> (
-        Breakdown,
-        BTreeMap<String, Breakdown>,
-        Option<OpenModelStats>,
-    ) {
-        let Shard {
-            cells,
-            lag,
-            sent,
-            late,
-            skipped,
-        } = self.merged();
-        let secs = |i: usize| phase_seconds.get(i).copied().unwrap_or(0.0);
-        let mut by_txn: BTreeMap<&'static str, (Cell, BTreeMap<usize, Cell>)> = BTreeMap::new();
-        let mut all_run = Cell::new();
-        let mut all_phases: BTreeMap<usize, Cell> = BTreeMap::new();
-        for ((txn, phase), cell) in &cells {
-            let entry = by_txn
-                .entry(txn)
-                .or_insert_with(|| (Cell::new(), BTreeMap::new()));
-            entry.0.add(cell);
-            entry.1.entry(*phase).or_insert_with(Cell::new).add(cell);
-            if self.apart.contains(txn) {
-                continue;
-            }
-            all_run.add(cell);
-            all_phases.entry(*phase).or_insert_with(Cell::new).add(cell);
-        }
-        let name = |i: usize| self.clock.names.get(i).cloned().unwrap_or_default();
-        let breakdown = |run: &Cell, phases: &BTreeMap<usize, Cell>| Breakdown {
-            run: run.summary(run_seconds),
-            phases: phases
-                .iter()
-                .map(|(i, c)| (name(*i), c.summary(secs(*i))))
-                .collect(),
-        };
-        let all = breakdown(&all_run, &all_phases);
-        let transactions = by_txn
-            .iter()
-            .map(|(t, (run, phases))| (t.to_string(), breakdown(run, phases)))
-            .collect();
-        let open = planned.map(|planned| OpenModelStats {
+    ) -> Snapshot {
+        breakdowns(
+            &self.merged(),
+            &self.clock.names,
+            &self.apart,
+            phase_seconds,
+            run_seconds,
             planned,
-            sent,
-            skipped_at_start: skipped,
-            late_over_10ms: late,
-            send_lag_ms: lag.as_ref().map(latency_of).unwrap_or_default(),
-        });
-        (all, transactions, open)
+        )
     }
 }
 

@@ -14,6 +14,8 @@ use gauntlet_harness::sut::Sut;
 use crate::profile::{MixEntry, Mode, Profile};
 use crate::report::{GooseSummary, LoadReport, PhaseClock, PhaseWindow, Recorder, SETUP_PHASE};
 use crate::schedule::OpenSchedule;
+use crate::shard::data::Capture;
+use crate::shard::{ShardData, ShardSpec, SHARD_FILE};
 use crate::slo::{evaluate, SloSet};
 use crate::transactions::{self, RunContext};
 
@@ -25,7 +27,8 @@ pub struct LoadPlan {
     /// Used during the run only when `abort_on_breach` is set; the verdicts
     /// themselves come from [`crate::slo::evaluate`] on the report.
     pub slo: Option<SloSet>,
-    /// Seeds the users' choices (products, pages, SKUs).
+    /// Seeds the users' choices (products, pages, SKUs): the run's seed,
+    /// or a shard's own ([`ShardSpec::seed`]).
     pub seed: u64,
     /// Keep goose's own per-request metrics and write its reports
     /// (`goose-report.{html,json,md}`). They cost a copy of every
@@ -34,6 +37,10 @@ pub struct LoadPlan {
     pub goose_reports: bool,
     /// Called every few seconds while the attack runs.
     pub progress: Option<ProgressSink>,
+    /// The seed of the whole run (the same for every shard).
+    pub run_seed: u64,
+    /// Which part of a sharded run this is ([`ShardSpec::WHOLE`]: all of it).
+    pub shard: ShardSpec,
 }
 
 /// Where an attack stands, every [`PROGRESS_EVERY`] while it runs.
@@ -93,6 +100,8 @@ impl LoadPlan {
             seed: 42,
             goose_reports: false,
             progress: None,
+            run_seed: 42,
+            shard: ShardSpec::WHOLE,
         }
     }
 
@@ -101,8 +110,20 @@ impl LoadPlan {
         self
     }
 
+    /// The run's seed (a shard's users draw from [`ShardSpec::seed`] of it).
     pub fn with_seed(mut self, seed: u64) -> LoadPlan {
-        self.seed = seed;
+        self.run_seed = seed;
+        self.seed = self.shard.seed(seed);
+        self
+    }
+
+    /// Shard `spec` of the run: its part of the profile's users and rates
+    /// ([`Profile::for_shard`]) and its own seed. Once per plan.
+    pub fn sharded(mut self, spec: ShardSpec) -> LoadPlan {
+        debug_assert!(self.shard.is_whole(), "a plan is split once");
+        self.profile = self.profile.for_shard(&spec);
+        self.shard = spec;
+        self.seed = spec.seed(self.run_seed);
         self
     }
 
@@ -603,7 +624,12 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     }
     phase_seconds.extend(phases.iter().map(|(_, d)| d.as_secs_f64()));
 
-    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let mut run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    if !plan.shard.is_whole() {
+        // Users are `load-<run id>-<user>-...`: the shard in the id keeps
+        // the shards' users apart.
+        run_id.push_str(&format!("s{}", plan.shard.index));
+    }
     // The contention bursts queue on one another by design: the global
     // SLOs judge the rest of the mix, the bursts their contracts and own SLOs.
     let apart: Vec<&'static str> = profile
@@ -775,6 +801,24 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     report
         .write(&path)
         .map_err(|e| LoadError::Io { path, source: e })?;
+    // The raw data beside it, for `gauntlet load merge`.
+    let data = ShardData::capture(
+        &ctx.recorder,
+        &report,
+        Capture {
+            run_seed: plan.run_seed,
+            seed: plan.seed,
+            shard: plan.shard,
+            phase_seconds,
+            run_seconds: duration.as_secs_f64(),
+            planned,
+        },
+    );
+    let path = out_dir.join(SHARD_FILE);
+    data.write(&path).map_err(|e| LoadError::Io {
+        path,
+        source: std::io::Error::other(e.to_string()),
+    })?;
     Ok(report)
 }
 

@@ -36,6 +36,8 @@ pub struct Global {
     pub compose: Option<PathBuf>,
 }
 
+// Parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build what is missing, start a new run's stack, wait until it serves.
@@ -279,11 +281,30 @@ pub struct GateArgs {
     pub keep: bool,
 }
 
+/// `gauntlet load`: a profile against a stack or target; or, with a
+/// subcommand, merging shards (`merge`) or rendering them for a cluster
+/// (`k8s`).
+///
+/// Exit codes: 0 when every SLO passes (and the invariants hold), 1 on a
+/// breach, a broken invariant or contract, or an aborted attack; 2 for bad
+/// options or files; 3 when Docker or the stack is missing. With `--shard
+/// I/N` the run is one part of a sharded run: its verdicts are printed,
+/// but it exits 0 once its results are written (the merge judges the run).
 #[derive(Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Exit codes: 0 every SLO passes and the invariants hold; 1 a breach, a broken \
+invariant or contract, or an aborted attack; 2 bad options or files (profile, SLOs, shards that \
+do not belong together); 3 no Docker or a generator that crashed; 130 interrupted. With --shard \
+I/N: 0 once the shard's results are written (its verdicts are printed; `load merge` judges the run)."
+)]
 pub struct LoadArgs {
+    #[command(subcommand)]
+    pub command: Option<LoadCommand>,
     /// Profile name (scenarios/profiles/NAME.toml) or a path to a profile file.
-    #[arg(long)]
-    pub profile: String,
+    #[arg(long, required = true)]
+    pub profile: Option<String>,
     /// SLO file (default: scenarios/slo.toml).
     #[arg(long, value_name = "FILE")]
     pub slo: Option<PathBuf>,
@@ -315,6 +336,102 @@ pub struct LoadArgs {
     /// (goose-report.{html,json,md}); costs generator throughput.
     #[arg(long)]
     pub goose_reports: bool,
+    /// Run shard I of N (0-based) of a sharded run: floor(U/N) users of
+    /// every phase, plus one for the first U % N shards; open-mode rates
+    /// divided by N; a seed of its own derived from --seed and I. Pass the
+    /// same --seed to every shard, then `gauntlet load merge` their folders.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with = "shards")]
+    pub shard: Option<gauntlet_scenarios::ShardSpec>,
+    /// With --local: run the profile as N shards, each in a generator
+    /// container on the run's own Docker network, and merge them.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub shards: Option<u32>,
+    /// Run the --shards generators on this machine (a rehearsal of a
+    /// cluster run: `gauntlet load k8s`).
+    #[arg(long, conflicts_with = "target")]
+    pub local: bool,
+    /// Scale each shard down to at most N users in any phase (open mode:
+    /// the pool, with the rates scaled alike): to rehearse a profile made
+    /// for a cluster (e.g. tier-100k) on one machine.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub users_per_shard: Option<u32>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LoadCommand {
+    /// Merge the results of a sharded run (folders holding shard.json, or
+    /// the files) into one load.json, shard.json and summary.md, and judge
+    /// the SLOs. Exit 0 when every SLO passes, 1 on a breach, 2 when the
+    /// shards do not belong together or some are missing (see --partial).
+    Merge(LoadMergeArgs),
+    /// Render Kubernetes manifests for a sharded run: a ConfigMap with the
+    /// profile and SLOs, a ReadWriteMany claim for the results, an Indexed
+    /// Job of N generators and a collector Job that merges them.
+    K8s(LoadK8sArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LoadMergeArgs {
+    /// Shard results: folders holding shard.json, or shard.json files.
+    #[arg(value_name = "DIR", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Merge the shards that are there when some are missing (the summary
+    /// says which); without it, a missing shard is an error.
+    #[arg(long)]
+    pub partial: bool,
+    /// SLO file (default: the project's [paths] slo).
+    #[arg(long, value_name = "FILE")]
+    pub slo: Option<PathBuf>,
+    /// Where load.json, shard.json and summary.md go (default:
+    /// target/gauntlet/<new run id>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadK8sArgs {
+    /// Profile name (scenarios/profiles/NAME.toml) or a path to a profile file.
+    #[arg(long)]
+    pub profile: String,
+    /// How many load generators (default: the profile's `shards`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub shards: Option<u32>,
+    /// The container image, with `gauntlet` on its PATH.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// The primary endpoint's URL as the pods reach it (e.g.
+    /// http://api.shop.svc:8080).
+    #[arg(long, value_name = "URL")]
+    pub target: String,
+    /// Another endpoint, as NAME=URL (repeatable).
+    #[arg(long, value_name = "NAME=URL", value_parser = parse_endpoint)]
+    pub endpoint: Vec<(String, String)>,
+    /// The namespace of every object (default: kubectl's current one).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// SLO file (default: the project's [paths] slo).
+    #[arg(long, value_name = "FILE")]
+    pub slo: Option<PathBuf>,
+    /// The run's seed, passed to every shard (default: random, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Passed to every generator: at most N users per shard.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub users_per_shard: Option<u32>,
+    /// Size of the results claim.
+    #[arg(long, value_name = "SIZE", default_value = "1Gi")]
+    pub storage: String,
+    /// Storage class of the results claim (one that offers ReadWriteMany;
+    /// default: the cluster's default class).
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+    /// Where load.yaml and merge.yaml go (default: target/gauntlet/<run-id>/k8s/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_shard(text: &str) -> Result<gauntlet_scenarios::ShardSpec, String> {
+    gauntlet_scenarios::ShardSpec::parse(text)
 }
 
 #[derive(Args, Debug)]

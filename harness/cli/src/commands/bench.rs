@@ -56,11 +56,14 @@ async fn loadgen(global: &Global, args: BenchLoadgenArgs) -> Result<i32> {
         Some(names) => names
             .iter()
             .map(|n| {
-                Peer::ALL.into_iter().find(|p| p.name() == n).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "unknown generator `{n}` in --peers (known: wrk, oha, locust, none)"
-                    ))
-                })
+                Peer::ALL
+                    .into_iter()
+                    .find(|p| p.name() == n)
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "unknown generator `{n}` in --peers (known: wrk, oha, locust, none)"
+                        ))
+                    })
             })
             .collect::<Result<_>>()?,
     };

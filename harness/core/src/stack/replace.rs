@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::VolumeCreateRequest;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, InspectNetworkOptions,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptions, StartContainerOptions,
-    UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, InspectContainerOptions,
+    InspectNetworkOptions, RemoveContainerOptionsBuilder, RemoveVolumeOptions,
+    StartContainerOptions, UploadToContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
@@ -122,19 +122,33 @@ impl Stack {
         cmd: &[&str],
         tar: Option<Vec<u8>>,
     ) -> Result<()> {
-        let mut labels = self.run_labels().await?;
-        labels.insert(labels::SERVICE.into(), name.to_string());
-        let container = self.container_name(name);
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
-            labels: Some(labels),
-            host_config: Some(HostConfig {
-                network_mode: Some(self.network_name()),
-                ..Default::default()
-            }),
             ..Default::default()
         };
+        self.start_scratch_with(name, body, tar).await
+    }
+
+    /// [`Stack::start_scratch`] from the caller's container definition
+    /// (mounts, environment, user...): the run's labels (and `SERVICE` =
+    /// `name`) and its network are set here, whatever `body` says.
+    pub async fn start_scratch_with(
+        &self,
+        name: &str,
+        mut body: ContainerCreateBody,
+        tar: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let mut labels = self.run_labels().await?;
+        labels.insert(labels::SERVICE.into(), name.to_string());
+        // The process creating it, as for the rest of a run.
+        labels.insert(labels::OWNER_PID.into(), std::process::id().to_string());
+        let container = self.container_name(name);
+        body.labels = Some(labels);
+        body.host_config = Some(HostConfig {
+            network_mode: Some(self.network_name()),
+            ..body.host_config.unwrap_or_default()
+        });
         let create = CreateContainerOptionsBuilder::new()
             .name(&container)
             .build();
@@ -153,6 +167,23 @@ impl Stack {
             .start_container(&container, None::<StartContainerOptions>)
             .await
             .map_err(Error::docker(format!("starting {container}")))
+    }
+
+    /// A scratch container's exit code once it has exited (`None` while
+    /// it runs).
+    pub async fn scratch_exit_code(&self, name: &str) -> Result<Option<i64>> {
+        let container = self.container_name(name);
+        let info = self
+            .docker
+            .inspect_container(&container, None::<InspectContainerOptions>)
+            .await
+            .map_err(Error::docker(format!("inspecting {container}")))?;
+        let state = info.state.unwrap_or_default();
+        let exited = matches!(
+            state.status,
+            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD)
+        );
+        Ok(exited.then(|| state.exit_code.unwrap_or(-1)))
     }
 
     /// Removes a scratch container made by [`Stack::start_scratch`].

@@ -1,6 +1,15 @@
 //! `gauntlet load`: one load profile against a fresh stack (or `--run ID`,
 //! or `--target`), judged against the SLOs, with the project's invariants
 //! checked afterwards. Exits 1 on any SLO breach or broken invariant.
+//!
+//! Distributed load: `--shard I/N` runs one part of a sharded run,
+//! `--shards N --local` runs N generator containers on the run's own
+//! network and merges them ([`local`]), `load merge` merges shard results
+//! ([`merge`]) and `load k8s` renders a sharded run for a cluster ([`k8s`]).
+
+mod k8s;
+mod local;
+mod merge;
 
 use std::path::{Path, PathBuf};
 
@@ -12,15 +21,22 @@ use gauntlet_scenarios::slo::{all_passed, verdict_table};
 use gauntlet_scenarios::{evaluate, LoadPlan, LoadReport, Profile, SloFile};
 
 use super::{launch_options, out_dir, project_for, with_sut, Interrupts, Source};
-use crate::cli::{Global, LoadArgs};
+use crate::cli::{Global, LoadArgs, LoadCommand};
 
-pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
+pub async fn run(global: &Global, mut args: LoadArgs) -> Result<i32> {
+    match args.command.take() {
+        Some(LoadCommand::Merge(merge_args)) => return merge::run(global, merge_args).await,
+        Some(LoadCommand::K8s(k8s_args)) => return k8s::run(global, k8s_args).await,
+        None => {}
+    }
+    check_shard_flags(&args)?;
     let (config, workspace) = project_for(global, args.target.as_deref(), Some(&args.run))?;
-    let profile = load_profile(
-        &config.path_of(&config.paths.profiles),
-        &args.profile,
-        &config,
-    )?;
+    let name = args
+        .profile
+        .clone()
+        .expect("clap requires --profile without a subcommand");
+    let profile = load_profile(&config.path_of(&config.paths.profiles), &name, &config)?;
+    require_sharding(&profile, &args)?;
     let slo_path = args
         .slo
         .clone()
@@ -42,18 +58,48 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
         },
         files.hard
     );
-    errln!(
-        "profile {} ({} mode, {} users, {:?}), seed {seed}",
-        profile.name,
-        profile.mode.name(),
-        profile.users,
-        profile.total_duration()
-    );
-    let plan = LoadPlan::new(profile.clone())
+    if let Some(count) = args.shards {
+        let rehearsal = local::Rehearsal {
+            config,
+            workspace: workspace.expect("--local conflicts with --target: there is a workspace"),
+            profile,
+            slos,
+            slo_path,
+            seed,
+            count,
+        };
+        return local::run(args, rehearsal).await;
+    }
+    let mut plan = LoadPlan::new(profile.clone())
         .with_slo(slos.clone())
         .with_seed(seed)
         .with_goose_reports(args.goose_reports)
         .with_progress(|p| errln!("{p}"));
+    if let Some(spec) = args.shard {
+        profile.check_split(spec.count).map_err(Error::Usage)?;
+        plan = plan.sharded(spec);
+        if let Some(max) = args.users_per_shard {
+            plan.profile = plan.profile.capped_users(max);
+        }
+        errln!(
+            "shard {spec} of profile {} ({} mode, {} of {} users, {:?}), seed {} (run seed {seed})",
+            profile.name,
+            profile.mode.name(),
+            plan.profile.users,
+            profile.users,
+            profile.total_duration(),
+            plan.seed
+        );
+    } else {
+        errln!(
+            "profile {} ({} mode, {} users, {:?}), seed {seed}",
+            profile.name,
+            profile.mode.name(),
+            profile.users,
+            profile.total_duration()
+        );
+    }
+    let shard = args.shard;
 
     let source = match (
         &workspace,
@@ -95,21 +141,84 @@ pub async fn run(global: &Global, args: LoadArgs) -> Result<i32> {
         |sut| async move {
             let out = out_dir(args.out.as_ref(), &config, &sut.run_id)?;
             let report = attack(&plan, &sut, &out).await?;
-            // Invariants need the data services: a stack gauntlet reaches.
-            let invariants = match sut.stack_opt() {
-                Some(_) => Some(invariants::check_all(&sut).await?),
-                None => None,
+            // Invariants need the data services: a stack gauntlet reaches,
+            // and the whole load (not one shard while others still run).
+            let invariants = match (sut.stack_opt(), shard) {
+                (Some(_), None) => Some(invariants::check_all(&sut).await?),
+                _ => None,
             };
             Ok((report, invariants, out))
         },
     )
     .await?;
-    Ok(judge(&report, &slos, invariants.as_deref(), &out))
+    let code = judge(&report, &slos, invariants.as_deref(), &out);
+    match shard {
+        None => Ok(code),
+        Some(spec) => {
+            // One part of a run: its verdicts are its own part's; the run's
+            // come from the merge. It ran and wrote its results: 0.
+            outln!(
+                "shard {spec}: results in {}; the run's verdict comes from `gauntlet load merge` \
+                 of every shard's folder (invariants too: check them once every shard is done)",
+                out.join(gauntlet_scenarios::shard::SHARD_FILE).display()
+            );
+            Ok(exit_codes::OK)
+        }
+    }
+}
+
+/// Flags of a sharded run that only make sense together.
+fn check_shard_flags(args: &LoadArgs) -> Result<()> {
+    if args.shards.is_some() && !args.local {
+        return Err(Error::Usage(
+            "--shards N runs N load generators on this machine with --local \
+             (`gauntlet load --profile P --shards N --local`); for a cluster, render them with \
+             `gauntlet load k8s --profile P --shards N ...`; one shard of a run is --shard I/N"
+                .into(),
+        ));
+    }
+    if args.local && args.shards.is_none() {
+        return Err(Error::Usage(
+            "--local runs a sharded rehearsal: say how many generators with --shards N".into(),
+        ));
+    }
+    if args.users_per_shard.is_some() && args.shard.is_none() && args.shards.is_none() {
+        return Err(Error::Usage(
+            "--users-per-shard scales the shards of a sharded run: use it with --shard I/N \
+             or --shards N --local"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A sharded profile (`shards = N`) is more load than one generator
+/// should carry: run unsharded, it is an error that says what to pass.
+fn require_sharding(profile: &Profile, args: &LoadArgs) -> Result<()> {
+    let Some(n) = profile.shards else {
+        return Ok(());
+    };
+    if args.shard.is_some() || args.shards.is_some() {
+        return Ok(());
+    }
+    let file = profile
+        .source
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| profile.name.clone());
+    Err(Error::Usage(format!(
+        "profile `{name}` is sharded (`shards = {n}` in {file}): it is meant for {n} load \
+         generators, not one. Pass --shards {n} --local to rehearse it on this machine \
+         (--users-per-shard N scales each shard down), --shard I/{n} to run one part of it \
+         (then `gauntlet load merge` the parts), or render it for a cluster with \
+         `gauntlet load k8s --profile {name} --shards {n} --image IMAGE --target URL`",
+        name = profile.name
+    )))
 }
 
 /// A profile by name or path, checked against the project (its own
 /// transactions' endpoints and secrets).
-fn load_profile(dir: &Path, name: &str, config: &Config) -> Result<Profile> {
+pub(super) fn load_profile(dir: &Path, name: &str, config: &Config) -> Result<Profile> {
     let as_path = PathBuf::from(name);
     let loaded = if name.ends_with(".toml") || as_path.is_file() {
         Profile::load_with_config(&as_path, config)
@@ -146,6 +255,9 @@ async fn attack(plan: &LoadPlan, sut: &Sut, out: &Path) -> Result<LoadReport> {
     Ok(gauntlet_scenarios::run(plan, sut, out).await?)
 }
 
+/// Prints the tables and verdicts, writes `verdicts.json`, and returns
+/// the exit code: 0 when every SLO passes, the invariants hold and the
+/// attack ran to its end; 1 otherwise.
 fn judge(
     report: &LoadReport,
     slos: &gauntlet_scenarios::SloSet,
@@ -182,7 +294,10 @@ fn judge(
             results.iter().all(InvariantResult::holds)
         }
         None => {
-            outln!("invariants: not checked (they need a stack gauntlet reaches; --target has no data access)");
+            outln!(
+                "invariants: not checked (they need a stack gauntlet reaches, after the whole \
+                 load: not with --target, --shard or `load merge`)"
+            );
             true
         }
     };
