@@ -108,6 +108,7 @@ async fn generator(
     let mut ctx = RunContext::new(Recorder::new(clock), "bench".into(), 1);
     ctx.bench_url = Some(url.to_string());
     ctx.goose_metrics = goose_metrics;
+    ctx.base_url = host.clone();
     let lead = if open {
         Duration::from_secs(1)
     } else {

@@ -18,6 +18,7 @@
 
 pub mod bench;
 pub mod host;
+pub mod http;
 pub mod k8s;
 pub mod profile;
 pub mod report;

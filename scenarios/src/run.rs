@@ -647,6 +647,8 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
     ctx.templates = templates;
     ctx.primary = primary;
     ctx.goose_metrics = plan.goose_reports;
+    ctx.base_url = base_url.clone();
+    ctx.request_timeout = profile.request_timeout;
     ctx.secrets = sut
         .secrets()
         .names()

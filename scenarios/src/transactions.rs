@@ -82,6 +82,10 @@ pub(crate) struct RunContext {
     /// default: those metrics cost a copy of each request's details sent
     /// to goose's aggregator, and `load.json` has its own histograms.
     pub goose_metrics: bool,
+    /// goose's host: the base URL the users' own connections go to.
+    pub base_url: String,
+    /// Each request's time limit on the users' own connections.
+    pub request_timeout: Duration,
 }
 
 /// A profile's own transaction, ready to send.
@@ -111,6 +115,8 @@ impl RunContext {
             examples: Mutex::new(BTreeMap::new()),
             lanes: Arc::new(tokio::sync::Semaphore::new(LANES)),
             goose_metrics: false,
+            base_url: String::new(),
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -184,6 +190,9 @@ pub struct UserState {
     /// mix has some): `{{index}}` is the user's number, `{{fake.*}}` draws
     /// from a generator seeded by the run's seed and the user's number.
     pub scope: Option<Arc<Mutex<Scope>>>,
+    /// The user's own connection to the base URL ([`crate::http`]); none
+    /// for HTTPS or when goose's metrics are kept (then goose's client).
+    pub http: Option<crate::http::UserHttp>,
 }
 
 fn state(user: &mut GooseUser) -> Result<&mut UserState, Box<TransactionError>> {
@@ -341,15 +350,27 @@ pub fn classify(status: u16, body: &[u8]) -> Outcome {
 /// when one is in the chain, so a full accept queue (refused), a server
 /// that drops connections (reset), the generator's own descriptor limit
 /// (too many open files) and a slow server (timeout) tell apart.
-pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
-    let kind = io_error_kind(e).unwrap_or(if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
-    } else if e.is_body() || e.is_decode() {
-        "body"
-    } else {
-        "other"
+pub(crate) fn transport_reason(e: &(dyn std::error::Error + 'static)) -> String {
+    use crate::http::HttpError;
+    let kind = io_error_kind(e).unwrap_or_else(|| {
+        if let Some(e) = e.downcast_ref::<reqwest::Error>() {
+            if e.is_timeout() {
+                "timeout"
+            } else if e.is_connect() {
+                "connect"
+            } else if e.is_body() || e.is_decode() {
+                "body"
+            } else {
+                "other"
+            }
+        } else {
+            match e.downcast_ref::<HttpError>() {
+                Some(HttpError::Timeout(_)) => "timeout",
+                Some(HttpError::Connect { .. }) => "connect",
+                Some(HttpError::Closed) => "closed early",
+                _ => "other",
+            }
+        }
     });
     format!("transport: {kind}")
 }
@@ -415,32 +436,80 @@ async fn send(
     Ok((goose.response, Some(goose.request)))
 }
 
+/// The origin-form path of `path` for the users' own connections to
+/// `base`: a path as it is, or an absolute URL on the same origin (bench
+/// URLs are absolute); none for another origin.
+fn lean_path<'a>(path: &'a str, base: &str) -> Option<&'a str> {
+    if path.starts_with('/') {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(base.trim_end_matches('/'))?;
+    match rest {
+        "" => Some("/"),
+        r if r.starts_with('/') => Some(r),
+        _ => None,
+    }
+}
+
+fn http_method(m: &GooseMethod) -> http::Method {
+    match m {
+        GooseMethod::Delete => http::Method::DELETE,
+        GooseMethod::Get => http::Method::GET,
+        GooseMethod::Head => http::Method::HEAD,
+        GooseMethod::Patch => http::Method::PATCH,
+        GooseMethod::Post => http::Method::POST,
+        GooseMethod::Put => http::Method::PUT,
+        GooseMethod::Custom => http::Method::GET,
+    }
+}
+
 /// Sends `req`, reads the answer, records it. `intended`: open mode's
 /// intended send time, from which latency is counted.
 async fn exchange(
     user: &mut GooseUser,
     ctx: &RunContext,
-    req: Req<'_>,
+    mut req: Req<'_>,
     intended: Option<Instant>,
 ) -> Result<Answer, Box<TransactionError>> {
-    let mut rb = user.get_request_builder(&req.method, &req.path)?;
-    for (k, v) in &req.headers {
-        rb = rb.header(*k, v);
-    }
-    if let Some(body) = req.body {
-        rb = rb.header("content-type", "application/json").body(body);
-    }
+    let lean_path = lean_path(&req.path, &ctx.base_url);
     let sent = Instant::now();
-    let (response, mut metric) = send(user, ctx, req.method, req.name, rb).await?;
-    let (status, body, transport) = match response {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            match resp.bytes().await {
-                Ok(b) => (Some(status), b.to_vec(), None),
-                Err(e) => (Some(status), Vec::new(), Some(transport_reason(&e))),
+    let mut metric = None;
+    let (status, body, transport) = match (state(user)?.http.as_mut(), lean_path) {
+        // The user's own connection (see crate::http).
+        (Some(http), Some(path)) => {
+            let mut headers = req.headers.clone();
+            if req.body.is_some() {
+                headers.push(("content-type", "application/json".to_string()));
+            }
+            match http
+                .send(http_method(&req.method), path, &headers, req.body.take())
+                .await
+            {
+                Ok(answer) => (Some(answer.status), answer.body.to_vec(), None),
+                Err(e) => (None, Vec::new(), Some(transport_reason(&e))),
             }
         }
-        Err(e) => (None, Vec::new(), Some(transport_reason(&e))),
+        _ => {
+            let mut rb = user.get_request_builder(&req.method, &req.path)?;
+            for (k, v) in &req.headers {
+                rb = rb.header(*k, v);
+            }
+            if let Some(body) = req.body.clone() {
+                rb = rb.header("content-type", "application/json").body(body);
+            }
+            let (response, goose_metric) = send(user, ctx, req.method, req.name, rb).await?;
+            metric = goose_metric;
+            match response {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    match resp.bytes().await {
+                        Ok(b) => (Some(status), b.to_vec(), None),
+                        Err(e) => (Some(status), Vec::new(), Some(transport_reason(&e))),
+                    }
+                }
+                Err(e) => (None, Vec::new(), Some(transport_reason(&e))),
+            }
+        }
     };
     let done = Instant::now();
     let from = intended.unwrap_or(sent);
@@ -571,6 +640,11 @@ fn init_session(user: &mut GooseUser, ctx: &Arc<RunContext>) {
         orders_placed: 0,
         rng,
         scope,
+        http: if ctx.goose_metrics {
+            None
+        } else {
+            crate::http::UserHttp::for_base(&ctx.base_url, ctx.request_timeout)
+        },
     });
 }
 
@@ -1755,6 +1829,7 @@ mod tests {
             orders_placed: 0,
             rng: StdRng::seed_from_u64(3),
             scope: None,
+            http: None,
         };
         let hot: BTreeSet<i64> = (0..200).filter_map(|_| st.hot_product()).collect();
         assert_eq!(
