@@ -67,7 +67,11 @@ else
   fi
   if ! docker_answers; then
     log "starting dockerd in the background (log: /var/log/gauntlet-dockerd.log)"
-    nohup dockerd >/var/log/gauntlet-dockerd.log 2>&1 &
+    # dockerd, its port proxies and the containers inherit its open-file
+    # limit; a shell's (often 1,024 or 20,000) caps a 10,000-user load,
+    # where the proxy holds two descriptors per connection.
+    (ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+     exec nohup dockerd >/var/log/gauntlet-dockerd.log 2>&1) &
   fi
   for _ in $(seq 1 60); do docker_answers && break; sleep 1; done
   docker_answers || die "dockerd did not answer within 60 s; see /var/log/gauntlet-dockerd.log"

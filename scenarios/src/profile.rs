@@ -1289,7 +1289,7 @@ pub(crate) mod tests {
     #[test]
     fn shipped_profiles_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
-        for name in ["smoke", "ci", "release", "stress", "soak"] {
+        for name in ["smoke", "ci", "release", "stress", "stress-open", "soak"] {
             let p = Profile::load_named(&dir, name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.name, name);
             assert!(p.weight(TransactionKind::Checkout) > 0, "{name}");
@@ -1324,6 +1324,8 @@ pub(crate) mod tests {
         assert_eq!(release.phases.len(), 3);
         let stress = Profile::load_named(&dir, "stress").unwrap();
         assert_eq!(stress.users, 10_000);
+        let open = Profile::load_named(&dir, "stress-open").unwrap();
+        assert_eq!((open.mode, open.users), (Mode::Open, 10_000));
         let soak = Profile::load_named(&dir, "soak").unwrap();
         assert!(soak.total_duration() >= Duration::from_secs(30 * 60));
         assert!(soak.users <= 50);
