@@ -220,3 +220,99 @@ fn a_closed_stdout_pipe_is_not_a_crash() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// An HTTP/1.1 server keeping connections alive, answering `ok` to every
+/// request, one thread per connection.
+fn keep_alive_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let mut pending = Vec::new();
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    }
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn bench_loadgen_compares_with_wrk_round_by_round() {
+    let port = keep_alive_server();
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = run(
+        "bench-cli",
+        &[
+            "bench",
+            "loadgen",
+            "--target",
+            &url,
+            "--seconds",
+            "1",
+            "--rounds",
+            "2",
+            "--connections",
+            "4",
+            "--no-accuracy",
+            "--peers",
+            "wrk",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} row in\n{stdout}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    // NAME MEDIAN RATIO ROUND1 ROUND2: both measured in each round, wrk
+    // (ci/bootstrap.sh installs it) with gauntlet's ratio to it.
+    let (ours, wrk) = (row("gauntlet"), row("wrk"));
+    assert_eq!(ours.len(), 5, "{ours:?}");
+    assert_eq!(wrk.len(), 5, "wrk must be installed: {wrk:?}");
+    let rate = |s: &str| {
+        s.parse::<f64>()
+            .unwrap_or_else(|_| panic!("{s} in\n{stdout}"))
+    };
+    assert!(rate(&ours[1]) > 0.0 && rate(&wrk[1]) > 0.0, "{stdout}");
+    assert!(wrk[2].ends_with('x'), "{wrk:?}");
+    assert!(stderr.contains("round 2/2: wrk"), "{stderr}");
+}
+
+#[test]
+fn bench_loadgen_refuses_an_unknown_peer() {
+    let out = run(
+        "bench-cli",
+        &[
+            "bench",
+            "loadgen",
+            "--target",
+            "http://127.0.0.1:9/",
+            "--peers",
+            "ab",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown generator `ab`"), "{stderr}");
+}
