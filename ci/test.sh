@@ -8,6 +8,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 started=$(date +%s)
 stamp() { printf '== %s (+%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 
+# A cold build and the images take about 12 GB of disk; say so up front
+# (a full disk otherwise shows as a compiler's "No space left on device").
+free_gb=$(df -Pk . | awk 'NR==2 {print int($4 / 1048576)}')
+echo "disk: ${free_gb} GB free here"
+if [ "${free_gb:-0}" -lt 12 ]; then
+  echo "warning: less than 12 GB free; the build may run out of disk" >&2
+fi
+
 stamp "bootstrap"
 if [ "$(id -u)" -eq 0 ]; then
   bash ci/bootstrap.sh

@@ -55,8 +55,11 @@ struct Connection {
 
 /// One user's connection to one `http://` origin.
 pub struct UserHttp {
-    /// `host:port`, to connect to and for the `Host` header.
+    /// `host:port`, to connect to.
     authority: String,
+    /// The same, as the `Host` header (made once: a header value is
+    /// checked when made).
+    host: http::HeaderValue,
     timeout: Duration,
     conn: Option<Connection>,
 }
@@ -66,6 +69,7 @@ impl Clone for UserHttp {
     fn clone(&self) -> Self {
         UserHttp {
             authority: self.authority.clone(),
+            host: self.host.clone(),
             timeout: self.timeout,
             conn: None,
         }
@@ -84,8 +88,10 @@ impl UserHttp {
             other => other.to_string(),
         };
         let port = url.port_or_known_default()?;
+        let authority = format!("{host}:{port}");
         Some(UserHttp {
-            authority: format!("{host}:{port}"),
+            host: http::HeaderValue::from_str(&authority).ok()?,
+            authority,
             timeout,
             conn: None,
         })
@@ -105,7 +111,7 @@ impl UserHttp {
         let mut builder = http::Request::builder()
             .method(method)
             .uri(path)
-            .header(http::header::HOST, &self.authority)
+            .header(http::header::HOST, self.host.clone())
             .header(http::header::USER_AGENT, "gauntlet");
         for (k, v) in headers {
             builder = builder.header(*k, v);

@@ -485,8 +485,8 @@ async fn exchange(
                 .send(http_method(&req.method), path, &headers, req.body.take())
                 .await
             {
-                Ok(answer) => (Some(answer.status), answer.body.to_vec(), None),
-                Err(e) => (None, Vec::new(), Some(transport_reason(&e))),
+                Ok(answer) => (Some(answer.status), answer.body, None),
+                Err(e) => (None, bytes::Bytes::new(), Some(transport_reason(&e))),
             }
         }
         _ => {
@@ -503,11 +503,15 @@ async fn exchange(
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     match resp.bytes().await {
-                        Ok(b) => (Some(status), b.to_vec(), None),
-                        Err(e) => (Some(status), Vec::new(), Some(transport_reason(&e))),
+                        Ok(b) => (Some(status), b, None),
+                        Err(e) => (
+                            Some(status),
+                            bytes::Bytes::new(),
+                            Some(transport_reason(&e)),
+                        ),
                     }
                 }
-                Err(e) => (None, Vec::new(), Some(transport_reason(&e))),
+                Err(e) => (None, bytes::Bytes::new(), Some(transport_reason(&e))),
             }
         }
     };
