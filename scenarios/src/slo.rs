@@ -134,6 +134,10 @@ pub struct Verdict {
     pub phase: Option<String>,
     /// Requests the figure rests on.
     pub samples: u64,
+    /// Error-rate verdicts: the errors by class (`http 5xx`, `reset`,
+    /// `timeout`...), so a breach says where it came from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_classes: BTreeMap<String, u64>,
 }
 
 impl SloFile {
@@ -432,6 +436,7 @@ fn contract_verdicts(report: &LoadReport) -> Vec<Verdict> {
             passed: b.run.violations_total == 0,
             phase: None,
             samples: b.run.count,
+            error_classes: BTreeMap::new(),
         })
         .collect()
 }
@@ -464,6 +469,11 @@ fn judge(
             passed: s.count > 0 && observed < threshold,
             phase: phase.clone(),
             samples: s.count,
+            error_classes: if m == Metric::ErrorRate {
+                s.error_classes.clone()
+            } else {
+                BTreeMap::new()
+            },
         });
     }
 }
@@ -487,9 +497,18 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
             "ms" => format!("{x:.1} ms"),
             _ => format!("{x:.0}"),
         };
+        // A breached error rate names its classes, most first.
+        let mut classes: Vec<(&String, &u64)> = v.error_classes.iter().collect();
+        classes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let classes = if v.passed || classes.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            format!("  ({})", parts.join(", "))
+        };
         let _ = writeln!(
             s,
-            "{:<12} {:<26} {:>12} {:>12} {:>9}  {}",
+            "{:<12} {:<26} {:>12} {:>12} {:>9}  {}{classes}",
             v.phase.as_deref().unwrap_or("(run)"),
             v.slo,
             fmt(v.observed),
@@ -840,6 +859,44 @@ mod tests {
         assert!(r
             .transaction_table()
             .contains("checkout_replay: idempotency key replay created 8 orders (8 answers)"));
+    }
+
+    #[test]
+    fn a_breached_error_rate_names_its_classes() {
+        let slos = parse("[global]\nerror_rate = \"1%\"\np95 = \"1s\"\n")
+            .unwrap()
+            .for_profile("x");
+        let mut r = report();
+        r.all.run = summary(100, 50.0, 40);
+        r.all.run.error_classes =
+            BTreeMap::from([("reset".to_string(), 10), ("http 5xx".to_string(), 30)]);
+        let verdicts = evaluate(&r, &slos);
+        let rate = verdicts
+            .iter()
+            .find(|v| v.slo == "global error rate" && v.phase.is_none())
+            .unwrap();
+        assert!(!rate.passed);
+        assert_eq!(rate.error_classes, r.all.run.error_classes);
+        let p95 = verdicts
+            .iter()
+            .find(|v| v.slo == "global p95" && v.phase.is_none())
+            .unwrap();
+        assert!(
+            p95.error_classes.is_empty(),
+            "only error rates carry classes"
+        );
+        let table = verdict_table(&verdicts);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("(run)") && l.contains("global error rate"))
+            .unwrap();
+        assert!(row.ends_with("FAIL  (http 5xx 30, reset 10)"), "{row}");
+        // A passing row says nothing more.
+        let plateau = table
+            .lines()
+            .find(|l| l.starts_with("plateau") && l.contains("error rate"))
+            .unwrap();
+        assert!(plateau.ends_with("pass"), "{plateau}");
     }
 
     #[test]
