@@ -8,13 +8,16 @@
 //!   signed webhooks, orders, contention bursts with contract checks),
 //!   each user with its own account, and the profile's own request
 //!   templates (`[transactions.NAME]`)
+//! - [`http`]: each user's own kept-alive HTTP/1.1 connection
+//! - [`host`]: the generator's open-file limit (raised), CPU and memory
 //! - [`schedule`]: the open-model (constant arrival rate) schedule
 //! - [`run`]: one attack against a target, reports into a folder
 //! - [`report`]: what a run measured (`load.json`)
 //! - [`shard`]: distributed load: splitting a profile across N generators,
 //!   each one's raw data (`shard.json`), and merging them exactly
 //! - [`k8s`]: Kubernetes manifests for a sharded run (an Indexed Job)
-//! - [`bench`]: the generator's own limits and latency accuracy, and `wrk`
+//! - [`bench`]: the generator's own rate against wrk, oha and Locust, and
+//!   its latency accuracy
 
 pub mod bench;
 pub mod host;
