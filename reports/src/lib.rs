@@ -1,10 +1,11 @@
 //! One report model (`gauntlet_journeys::RunReport`), several renderers:
 //! JUnit XML for CI tools, a Markdown summary for humans (and GitHub's step
-//! summary), and JSON for scripts. Run output goes to
+//! summary), JSON for scripts, and `report.html` ([`html`]) with charts. Run output goes to
 //! `target/gauntlet/<run-id>/` (ignored by git) or `--out DIR`.
 
 mod chaos;
 mod drill;
+pub mod html;
 mod junit;
 mod markdown;
 mod props;

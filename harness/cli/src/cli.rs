@@ -81,6 +81,10 @@ pub enum Command {
     /// and restart experiment, inferred from the compose file (--compose,
     /// else ./docker-compose.yml). Never overwrites a file.
     Init(InitArgs),
+    /// Render a run directory's report.html again from its JSON files
+    /// (run.json, load.json, chaos.json, drill.json, journeys.json,
+    /// props.json); --open shows it in a browser.
+    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -619,4 +623,17 @@ pub struct InitArgs {
     /// Where to write the files (default: the compose file's folder).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// `gauntlet report DIR`: exit 0 when the page was written, 2 when DIR holds
+/// no gauntlet results or a file in it is not what gauntlet writes.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The run directory (default: the newest under target/gauntlet/).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Open the page in a browser ($BROWSER, else xdg-open, else
+    /// chromium/firefox), where one exists.
+    #[arg(long)]
+    pub open: bool,
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use gauntlet_chaos::{ChaosContext, Experiment, ExperimentReport, TimelineEvent};
 use gauntlet_harness::{exit_codes, stack, Error, Result};
 
-use super::{interruptible, launch_options, out_dir, with_sut, workspace_for, Interrupts, Source};
+use super::{evidence, interruptible, launch_options, with_sut, workspace_for, Interrupts, Source};
 use crate::cli::{ChaosArgs, Global};
 use crate::report::table;
 
@@ -64,7 +64,7 @@ pub async fn run(global: &Global, args: ChaosArgs) -> Result<i32> {
             (source, run_id)
         }
     };
-    let out = out_dir(args.out.as_ref(), config, &run_id)?;
+    let out = evidence::run_dir(args.out.as_ref(), config, &run_id)?;
     errln!(
         "chaos: {} experiments ({})",
         experiments.len(),

@@ -14,7 +14,7 @@ use gauntlet_chaos::ChaosContext;
 use gauntlet_harness::launch::LaunchOptions;
 use gauntlet_harness::{exit_codes, stack, Error, Result};
 
-use super::{launch_options, out_dir, with_sut, workspace_for, Interrupts, Source};
+use super::{evidence, launch_options, with_sut, workspace_for, Interrupts, Source};
 use crate::cli::{DrillCommand, DrillRestoreArgs, Global};
 
 pub async fn run(global: &Global, command: DrillCommand) -> Result<i32> {
@@ -71,7 +71,7 @@ async fn restore(global: &Global, args: DrillRestoreArgs) -> Result<i32> {
     // because the rate_limits journey must still be refused (the writers
     // sign in once).
     options.use_variable_set(&workspace, "heavy_traffic", &["GAUNTLET_RATE_LIMIT_AUTH"]);
-    let out = out_dir(args.out.as_ref(), &workspace.config, &run_id)?;
+    let out = evidence::run_dir(args.out.as_ref(), &workspace.config, &run_id)?;
     errln!(
         "restore drill: fixture {}{}",
         args.fixture,

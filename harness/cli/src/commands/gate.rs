@@ -7,7 +7,7 @@ use std::time::Instant;
 use gauntlet_harness::{stack, Result};
 
 use super::journeys::{run_and_report, select, verdict};
-use super::{launch_options, out_dir, with_sut, workspace_for, Interrupts, Source};
+use super::{evidence, launch_options, with_sut, workspace_for, Interrupts, Source};
 use crate::cli::{GateArgs, Global};
 
 pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
@@ -16,7 +16,7 @@ pub async fn run(global: &Global, args: GateArgs) -> Result<i32> {
     let run_id = stack::new_run_id();
     let options = launch_options(&workspace, &args.run, run_id.clone())?;
     let seed = options.seed;
-    let out = out_dir(args.journeys.out.as_ref(), &workspace.config, &run_id)?;
+    let out = evidence::run_dir(args.journeys.out.as_ref(), &workspace.config, &run_id)?;
     let started = Instant::now();
     let source = Source::Fresh {
         options,

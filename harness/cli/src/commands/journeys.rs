@@ -7,7 +7,7 @@ use gauntlet_harness::sut::Sut;
 use gauntlet_harness::{exit_codes, Error, Result};
 use gauntlet_journeys::{Catalog, JourneyDef, JourneyReport, JourneyResult, RunConfig, RunReport};
 
-use super::{out_dir, project_for, with_sut, Interrupts, Source};
+use super::{evidence, project_for, with_sut, Interrupts, Source};
 use crate::cli::{Global, JourneyArgs, JourneysArgs};
 use crate::report::table;
 
@@ -51,7 +51,7 @@ pub async fn run(global: &Global, args: JourneysArgs) -> Result<i32> {
         source,
         Interrupts::Drop,
         |sut| async {
-            let out = out_dir(args.journeys.out.as_ref(), &config, &sut.run_id)?;
+            let out = evidence::run_dir(args.journeys.out.as_ref(), &config, &sut.run_id)?;
             run_and_report(sut, &args.journeys, &out).await
         },
     )

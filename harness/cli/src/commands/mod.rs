@@ -10,11 +10,13 @@ mod config;
 mod doctor;
 mod down;
 mod drill;
+mod evidence;
 mod gate;
 mod init;
 mod journeys;
 mod load;
 mod props;
+mod report;
 mod status;
 mod up;
 
@@ -34,9 +36,11 @@ use gauntlet_harness::workspace::Workspace;
 use gauntlet_harness::{docker, Error, Result};
 
 use crate::cli::{BinaryArgs, Cli, Command, Global, RunArgs};
-use crate::report;
 
 pub async fn run(cli: Cli) -> i32 {
+    let started = std::time::Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let facts = evidence::Facts::of(&cli.command);
     let outcome = match cli.command {
         Command::Up(args) => up::run(&cli.global, args).await,
         Command::Down(args) => down::run(&cli.global, args).await,
@@ -54,13 +58,18 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Bench(cmd) => bench::run(&cli.global, cmd).await,
         Command::Config(args) => config::run(&cli.global, args).await,
         Command::Init(args) => init::run(&cli.global, args).await,
+        Command::Report(args) => report::run(&cli.global, args).await,
     };
-    match outcome {
+    let code = match outcome {
         Ok(code) => code,
         // Every error becomes its exit code here, and only here
         // (`Error::exit_code`); suites convert their errors into `Error`.
-        Err(err) => report::fail(&err),
+        Err(err) => crate::report::fail(&err),
+    };
+    if let Some(facts) = facts {
+        evidence::finish(&facts, started, &started_at, code);
     }
+    code
 }
 
 /// The flag layer of the configuration: global flags, and the run flags of
@@ -268,6 +277,7 @@ where
                 options.seed,
                 options.defects.join(",")
             );
+            evidence::note_sut(options.seed, &options.defects);
             // Start-up is always dropped on an interrupt; the work as
             // `interrupts` says.
             let outcome = match interruptible(launch::launch(&docker, workspace, &options)).await {
@@ -289,13 +299,14 @@ where
             let seed = seed
                 .or_else(|| summary.seed.parse().ok())
                 .unwrap_or_else(rand::random);
-            let defects = summary
+            let defects: Vec<String> = summary
                 .defects
                 .split(',')
                 .filter(|d| !d.is_empty())
                 .map(String::from)
                 .collect();
             errln!("{what} on run {}: seed {seed}", stack.run_id());
+            evidence::note_sut(seed, &defects);
             let sut = Sut::from_stack(Arc::new(config), stack, seed, defects).await?;
             run_work(interrupts, work(sut)).await
         }
@@ -305,6 +316,7 @@ where
             seed,
         } => {
             let run_id = stack::new_run_id();
+            evidence::note_sut(seed, &[]);
             let sut = Sut::from_targets(Arc::new(config), urls, allow_remote, seed, run_id).await?;
             errln!(
                 "{what} against {}: seed {seed}",

@@ -11,7 +11,7 @@ use gauntlet_harness::{exit_codes, stack, Error, Result};
 use gauntlet_props::{HttpTarget, Outcome, PropertyResult, RunOptions, RunReport};
 use gauntlet_reports::{props_junit_xml, props_summary_markdown, replay_command};
 
-use super::{launch_options, out_dir, project_for, with_sut, Interrupts, Source};
+use super::{evidence, launch_options, project_for, with_sut, Interrupts, Source};
 use crate::cli::{Global, PropsArgs};
 use crate::report::table;
 
@@ -119,7 +119,7 @@ pub async fn run(global: &Global, args: PropsArgs) -> Result<i32> {
         source,
         Interrupts::Drop,
         |sut| async move {
-            let out = out_dir(args.out.as_ref(), &config, &sut.run_id)?;
+            let out = evidence::run_dir(args.out.as_ref(), &config, &sut.run_id)?;
             let target = HttpTarget::for_sut(&sut)?;
             let mut options = options;
             if record_into_run {

@@ -29,7 +29,7 @@ use gauntlet_harness::{exit_codes, stack, Error, Result};
 use gauntlet_scenarios::shard::{self, Merged, ShardSpec};
 use gauntlet_scenarios::{Profile, SloSet};
 
-use super::super::{interruptible, launch_options, out_dir, with_sut, Interrupts, Source};
+use super::super::{evidence, interruptible, launch_options, with_sut, Interrupts, Source};
 use super::merge::{conclude, read_all, shard_error};
 use crate::cli::LoadArgs;
 
@@ -117,7 +117,7 @@ pub async fn run(args: LoadArgs, r: Rehearsal) -> Result<i32> {
         source,
         Interrupts::Handled,
         |sut| async move {
-            let out = out_dir(out_flag.as_ref(), &config, &sut.run_id)?;
+            let out = evidence::run_dir(out_flag.as_ref(), &config, &sut.run_id)?;
             let out = std::path::absolute(&out).unwrap_or(out);
             let merged = generators.run(&sut, &out).await?;
             let invariants = interruptible(invariants::check_all(&sut)).await?;

@@ -9,7 +9,7 @@ use gauntlet_harness::{stack, Error, Result};
 use gauntlet_scenarios::shard::{self, Merged, ShardData, ShardError, SHARD_FILE};
 use gauntlet_scenarios::{evaluate, SloFile, SloSet};
 
-use super::super::{out_dir, target_config};
+use super::super::{evidence, target_config};
 use super::judge;
 use crate::cli::{Global, LoadMergeArgs};
 
@@ -26,7 +26,7 @@ pub async fn run(global: &Global, args: LoadMergeArgs) -> Result<i32> {
     let slos = SloFile::load(&slo_path)
         .map(|file| file.for_profile(&merged.data.info.profile))
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let out = out_dir(args.out.as_ref(), &config, &stack::new_run_id())?;
+    let out = evidence::run_dir(args.out.as_ref(), &config, &stack::new_run_id())?;
     conclude(&merged, &slos, &out, None)
 }
 

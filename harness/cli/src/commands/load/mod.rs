@@ -20,7 +20,7 @@ use gauntlet_harness::{exit_codes, stack, Error, Result};
 use gauntlet_scenarios::slo::{all_passed, verdict_table};
 use gauntlet_scenarios::{evaluate, LoadPlan, LoadReport, Profile, SloFile};
 
-use super::{launch_options, out_dir, project_for, with_sut, Interrupts, Source};
+use super::{evidence, launch_options, project_for, with_sut, Interrupts, Source};
 use crate::cli::{Global, LoadArgs, LoadCommand};
 
 pub async fn run(global: &Global, mut args: LoadArgs) -> Result<i32> {
@@ -139,7 +139,7 @@ pub async fn run(global: &Global, mut args: LoadArgs) -> Result<i32> {
         source,
         Interrupts::Drop,
         |sut| async move {
-            let out = out_dir(args.out.as_ref(), &config, &sut.run_id)?;
+            let out = evidence::run_dir(args.out.as_ref(), &config, &sut.run_id)?;
             let report = attack(&plan, &sut, &out).await?;
             // Invariants need the data services: a stack gauntlet reaches,
             // and the whole load (not one shard while others still run).
