@@ -60,7 +60,7 @@ fn chaos_shows_each_experiments_fault_window_probes_recovery_and_ledger() {
     assert!(html.contains("GET /api/healthz = 200"));
     assert!(html.contains("sql SELECT 1 = 1"));
     assert!(html.contains(">fault injected +2.5 s<") || html.contains("fault injected +"));
-    assert!(html.contains("from fault end") && html.contains("from fault start"));
+    assert!(html.contains("from fault end") && html.contains("from start)"));
     assert!(html.contains("no acknowledged write lost"));
     assert_eq!(html.matches("<svg").count(), 2, "one chart per experiment");
 }

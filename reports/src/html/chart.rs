@@ -14,6 +14,7 @@
 
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Width of every chart, in SVG pixels (the page scales them to fit).
 pub const WIDTH: u32 = 960;
@@ -455,14 +456,30 @@ fn draw_lane_chart(chart: &LaneChart, svg: &mut String) -> Result<(), String> {
             style,
         )))
         .map_err(err)?;
-        // Labels in pixels, stacked down from the top so they never collide.
+        // Labels in pixels, stacked down from the top so they never
+        // collide; right of the line, or left of it near the right edge.
         let (px, py) = ctx.backend_coord(&(m.at, top.clone()));
-        root.draw(&Text::new(
-            m.label.clone(),
-            (px + 4, py + 3 + 13 * (i % 6) as i32),
-            (FONT, 11).into_font().color(&m.colour.rgb()),
+        let near_right_edge = px as f64 > WIDTH as f64 * 0.7;
+        let style = (FONT, 11).into_font().color(&m.colour.rgb()).pos(Pos::new(
+            if near_right_edge {
+                HPos::Right
+            } else {
+                HPos::Left
+            },
+            VPos::Top,
+        ));
+        let x = if near_right_edge { px - 4 } else { px + 4 };
+        let y = py + 3 + 13 * (i % 6) as i32;
+        // A light backing keeps the label readable over coloured spans.
+        let width = m.label.chars().count() as i32 * 6 + 4;
+        let left = if near_right_edge { x - width } else { x - 2 };
+        root.draw(&Rectangle::new(
+            [(left, y - 1), (left + width, y + 12)],
+            WHITE.mix(0.8).filled(),
         ))
         .map_err(err)?;
+        root.draw(&Text::new(m.label.clone(), (x, y), style))
+            .map_err(err)?;
     }
     root.present().map_err(err)?;
     Ok(())

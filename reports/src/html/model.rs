@@ -17,8 +17,10 @@ use serde_json::Value;
 
 use super::HtmlError;
 
-/// `run.json`: what ran, with which seed, and the command that replays it.
-/// Every command that writes a run directory writes it.
+/// One command that wrote into a run directory: what ran, with which seed,
+/// and the command line that replays it. `run.json` keeps them in
+/// `"commands"` (oldest first), beside what `gauntlet up` recorded about the
+/// stack (run id, images, URLs) when the folder is the run's own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub schema: u32,
@@ -50,13 +52,26 @@ pub struct RunInfo {
 impl RunInfo {
     pub const SCHEMA: u32 = 1;
     pub const FILE: &'static str = "run.json";
+    /// The key of the list in `run.json`.
+    pub const KEY: &'static str = "commands";
+
+    /// The commands recorded in a `run.json` (an older file without them:
+    /// none).
+    pub fn all_in(run_json: &Value) -> Result<Vec<RunInfo>, serde_json::Error> {
+        match run_json.get(Self::KEY) {
+            Some(list) => serde_json::from_value(list.clone()),
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// The whole page.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub title: String,
-    pub run: Option<RunInfo>,
+    /// The commands that wrote into the folder, oldest first; the last is
+    /// the one the page is about.
+    pub commands: Vec<RunInfo>,
     pub sections: Vec<Section>,
     /// Sub-directories with a report of their own (the shards of a
     /// sharded load run), linked from the index.
@@ -376,15 +391,14 @@ pub const RESULT_FILES: [&str; 5] = [
 /// Builds the report from the JSON files in `dir`.
 pub fn build(dir: &Path) -> Result<Report, HtmlError> {
     let read = |name: &str| read_json(&dir.join(name));
-    let run: Option<RunInfo> = match read(RunInfo::FILE)? {
-        Some(value) => Some(
-            serde_json::from_value(value).map_err(|source| HtmlError::Json {
-                path: dir.join(RunInfo::FILE),
-                source,
-            })?,
-        ),
-        None => None,
+    let commands = match read(RunInfo::FILE)? {
+        Some(value) => RunInfo::all_in(&value).map_err(|source| HtmlError::Json {
+            path: dir.join(RunInfo::FILE),
+            source,
+        })?,
+        None => Vec::new(),
     };
+    let run = commands.last();
     let mut sections = Vec::new();
     if let Some(v) = read("journeys.json")? {
         sections.push(Section::Journeys(journeys(&v)));
@@ -400,7 +414,11 @@ pub fn build(dir: &Path) -> Result<Report, HtmlError> {
         sections.push(Section::Drill(drill(&v)));
     }
     if let Some(v) = read("props.json")? {
-        let replay_base = run.as_ref().map(|r| r.replay.as_str());
+        let replay_base = commands
+            .iter()
+            .rev()
+            .find(|c| c.command == "props")
+            .map(|r| r.replay.as_str());
         sections.push(Section::Props(props(&v, replay_base)));
     }
     let parts = parts(dir)?;
@@ -409,7 +427,7 @@ pub fn build(dir: &Path) -> Result<Report, HtmlError> {
             dir: dir.to_path_buf(),
         });
     }
-    let title = match &run {
+    let title = match run {
         Some(r) => format!(
             "gauntlet {} · {}",
             r.command,
@@ -424,7 +442,7 @@ pub fn build(dir: &Path) -> Result<Report, HtmlError> {
     };
     Ok(Report {
         title,
-        run,
+        commands,
         sections,
         parts,
     })
@@ -464,8 +482,8 @@ fn parts(dir: &Path) -> Result<Vec<Part>, HtmlError> {
         let passed = read_json(&path.join(RunInfo::FILE))
             .ok()
             .flatten()
-            .and_then(|v| v.get("exit_code").and_then(Value::as_i64))
-            .map(|code| code == 0);
+            .and_then(|v| RunInfo::all_in(&v).ok())
+            .and_then(|commands| commands.last().map(|c| c.exit_code == 0));
         parts.push(Part {
             href: format!("{name}/{}", super::REPORT_FILE),
             name,
@@ -871,6 +889,18 @@ fn ledger(r: &Value) -> Ledger {
             }
         }
     }
+    // The ledger's own order: what was sent, how it ended, what went wrong.
+    const ORDER: [&str; 8] = [
+        "sent",
+        "ok",
+        "failed",
+        "unknown",
+        "lost",
+        "duplicated",
+        "unexpected",
+        "recovered",
+    ];
+    columns.sort_by_key(|c| ORDER.iter().position(|o| o == c).unwrap_or(ORDER.len()));
     let kinds: Vec<(String, Vec<u64>)> = kinds_map
         .map(|m| {
             m.iter()

@@ -164,8 +164,8 @@ fn events_table(events: &[Event], what: &str) -> String {
 pub fn render(report: &Report) -> String {
     let passed = report.sections.iter().all(Section::passed)
         && report
-            .run
-            .as_ref()
+            .commands
+            .last()
             .map(|r| r.exit_code == 0)
             .unwrap_or(true);
     let mut html = String::new();
@@ -182,7 +182,7 @@ pub fn render(report: &Report) -> String {
         escape(&report.title),
         badge(passed)
     );
-    if let Some(run) = &report.run {
+    if let Some(run) = report.commands.last() {
         let mut facts: Vec<(&str, String)> = vec![
             ("command", format!("gauntlet {}", run.command)),
             ("run", run.run_id.clone().unwrap_or_else(|| "–".into())),
@@ -227,6 +227,21 @@ pub fn render(report: &Report) -> String {
             "<p>Replay this run:</p>\n<code class=\"replay\" id=\"replay\">{}</code>",
             escape(&run.replay)
         );
+        if report.commands.len() > 1 {
+            html.push_str(
+                "<details><summary>Every command that wrote into this folder</summary>\n<ol>\n",
+            );
+            for c in &report.commands {
+                let _ = writeln!(
+                    html,
+                    "<li>{} · exit {} · <code>{}</code></li>",
+                    escape(&c.started_at),
+                    c.exit_code,
+                    escape(&c.replay)
+                );
+            }
+            html.push_str("</ol>\n</details>\n");
+        }
     }
     html.push_str("</header>\n");
     html.push_str("<nav>\n<h2>Contents</h2>\n<ul>\n");
@@ -600,7 +615,8 @@ fn experiment(e: &Experiment) -> String {
     if let Some(at) = e.recovered_ms {
         markers.push(Marker {
             label: format!(
-                "recovered: {} from fault end, {} from fault start",
+                "recovered +{:.1} s ({} from fault end, {} from start)",
+                secs(at),
                 e.recovery_from_end_ms.map(seconds).unwrap_or_default(),
                 e.recovery_from_start_ms.map(seconds).unwrap_or_default()
             ),

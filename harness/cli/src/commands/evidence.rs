@@ -155,9 +155,43 @@ pub fn finish(facts: &Facts, started: Instant, started_at: &str, code: i32) {
     }
 }
 
+/// Appends `info` to `run.json`'s `"commands"`, keeping everything else
+/// in it (what `gauntlet up` recorded about the stack).
 fn write_run_json(dir: &Path, info: &RunInfo) -> std::result::Result<(), String> {
     let path = dir.join(RunInfo::FILE);
-    let text = serde_json::to_string_pretty(info).expect("serialisable") + "\n";
+    let mut record = match std::fs::read_to_string(&path) {
+        Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                return Err(format!(
+                    "{} is not a JSON object: left as it is",
+                    path.display()
+                ))
+            }
+        },
+        Err(_) => serde_json::Map::new(),
+    };
+    if !record.contains_key("run_id") {
+        if let Some(id) = &info.run_id {
+            record.insert("run_id".into(), id.clone().into());
+        }
+    }
+    let commands = record
+        .entry(RunInfo::KEY)
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    match commands {
+        serde_json::Value::Array(list) => {
+            list.push(serde_json::to_value(info).expect("serialisable"))
+        }
+        _ => {
+            return Err(format!(
+                "{}: `{}` is not a list",
+                path.display(),
+                RunInfo::KEY
+            ))
+        }
+    }
+    let text = serde_json::to_string_pretty(&record).expect("serialisable") + "\n";
     std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
@@ -256,7 +290,7 @@ mod tests {
     fn the_replay_masks_passwords_and_quotes_what_a_shell_would_split() {
         assert_eq!(
             replay_command(
-                &vec![
+                &[
                     "gauntlet".to_string(),
                     "journeys".into(),
                     "--target".into(),
