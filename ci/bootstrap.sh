@@ -6,7 +6,8 @@
 #      host's own apt mirror when it cannot be pulled;
 #   3. the host's CA bundle staged where image builds can COPY it, so apt and
 #      npm work behind an intercepting TLS proxy;
-#   4. the Debian tools the test suite drives (wrk, docker-compose v1).
+#   4. the Debian tools the test suite drives (wrk, docker-compose v1, and
+#      headless Chromium with a font for the report browser test).
 # Idempotent: every step checks first and does nothing when already done.
 # `gauntlet doctor` runs the same checks; `gauntlet doctor --fix` runs this.
 set -euo pipefail
@@ -25,7 +26,7 @@ bootstrap: error: this script installs packages and starts dockerd, so it must r
 Without root, install these yourself, then run 'gauntlet doctor':
   - a running Docker engine (package docker.io, or Docker Engine), usable by your user
   - the image $base_image (docker pull $base_image, or build it with debootstrap)
-  - Debian packages: debootstrap wrk docker-compose ca-certificates
+  - Debian packages: debootstrap wrk docker-compose ca-certificates curl libxml2-utils chromium fonts-dejavu-core
 EOF
   exit 3
 fi
@@ -35,6 +36,7 @@ bootstrap: error: this is not a Debian-like system (no apt-get); install by hand
   - a running Docker engine
   - the image $base_image
   - wrk and docker-compose (optional: benchmarks and by-hand compose use)
+  - Chromium as \`chromium\` on the PATH (the report browser test)
 EOF
   exit 3
 fi
@@ -83,6 +85,11 @@ fi
 
 # --- 4. Debian tools used by tests and benchmarks ------------------------
 apt_install debootstrap wrk docker-compose ca-certificates curl libxml2-utils
+# Headless Chromium renders report.html in harness/cli/tests/browser.rs. It
+# runs headless without its recommended packages (GPU drivers, upower, a
+# notification daemon); a font is named so that text renders even where
+# fontconfig's font dependency was met some other way.
+apt_install chromium fonts-dejavu-core
 
 # --- 2. Base image -----------------------------------------------------
 # The mirror comes from the host's own apt configuration (deb822 .sources

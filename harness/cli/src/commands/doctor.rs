@@ -142,6 +142,12 @@ async fn examine(workspace: &Result<gauntlet_harness::workspace::Workspace>) -> 
             false,
             "reference for `gauntlet bench`",
         ),
+        (
+            "chromium",
+            &["chromium", "--version"][..],
+            false,
+            "the report browser test and `gauntlet report --open`",
+        ),
     ] {
         let found = Command::new(argv[0]).args(&argv[1..]).output().ok();
         // wrk prints its version and exits non-zero; finding it is enough.
