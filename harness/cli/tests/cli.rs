@@ -316,3 +316,66 @@ fn bench_loadgen_refuses_an_unknown_peer() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown generator `ab`"), "{stderr}");
 }
+
+/// `gauntlet report DIR` on the real runs' JSON kept for the reports
+/// crate's tests: it writes the page and links it from summary.md; a folder
+/// without results, a damaged file and a missing folder are exit 2 naming
+/// the problem, and nothing in the folder is lost.
+#[test]
+fn report_rebuilds_a_page_and_refuses_what_is_not_a_run() {
+    let work = tempfile::tempdir().unwrap();
+    let runs = common::workspace_root().join("reports/tests/runs");
+    let chaos = work.path().join("chaos");
+    std::fs::create_dir(&chaos).unwrap();
+    std::fs::copy(runs.join("chaos/chaos.json"), chaos.join("chaos.json")).unwrap();
+    std::fs::write(chaos.join("summary.md"), "# chaos\n").unwrap();
+    let out = run("gt-cli", &["report", chaos.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(chaos.join("report.html")).unwrap();
+    assert!(page.contains("redis_killed: probes over time"));
+    let summary = std::fs::read_to_string(chaos.join("summary.md")).unwrap();
+    assert!(summary.starts_with("# chaos\n") && summary.contains("[report.html](report.html)"));
+    // Twice: the link is added once.
+    run("gt-cli", &["report", chaos.to_str().unwrap()]);
+    let again = std::fs::read_to_string(chaos.join("summary.md")).unwrap();
+    assert_eq!(
+        again.matches("report.html").count(),
+        summary.matches("report.html").count()
+    );
+
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run("gt-cli", &["report", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("holds no gauntlet results") && err.contains("load.json"),
+        "{err}"
+    );
+
+    let broken = work.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("load.json"), "{ half a file").unwrap();
+    let out = run("gt-cli", &["report", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("load.json"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(broken.join("load.json")).unwrap(),
+        "{ half a file",
+        "the damaged file is left as it was"
+    );
+    assert!(!broken.join("report.html").exists());
+
+    let out = run(
+        "gt-cli",
+        &["report", work.path().join("nope").to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
+}

@@ -153,6 +153,33 @@ fn the_drill_passes_with_writes_paused_and_loses_nothing() {
         labelled_resources(&project).is_empty(),
         "nothing left behind"
     );
+
+    // The page: the steps on a time axis with the RTO marked, every check.
+    let replay = std::fs::read_to_string(dir.path().join("run.json")).unwrap();
+    assert!(replay.contains("drill restore --writes-paused"), "{replay}");
+    assert!(replay.contains("\"fixture\": \"small\""), "{replay}");
+    if browser::require_chromium() {
+        let drawn = browser::render(&dir.path().join("report.html"), 1200, 1800);
+        drawn.assert_no_console_errors();
+        drawn.assert_no_network();
+        assert!(
+            drawn.nonblank_fraction > 0.02,
+            "{}",
+            drawn.nonblank_fraction
+        );
+        for shown in [
+            "restore drill: steps over time",
+            "RTO",
+            "disaster",
+            "Verification",
+        ] {
+            assert!(drawn.dom.contains(shown), "the drill page shows {shown}");
+        }
+        for check in r["checks"].as_array().unwrap() {
+            let name = check["name"].as_str().unwrap().replace('>', "&gt;");
+            assert!(drawn.dom.contains(&name), "the page lists {name}");
+        }
+    }
 }
 
 /// Writes keep flowing after the backup: the ones acknowledged after it are

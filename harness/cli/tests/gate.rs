@@ -52,6 +52,18 @@ fn gate_passes_on_the_reference_system_and_writes_valid_reports() {
         );
     }
 
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("run.json")).unwrap())
+            .unwrap();
+    let gate = &record["commands"][0];
+    assert_eq!(gate["command"], "gate");
+    assert_eq!(gate["seed"], 99);
+    assert_eq!(gate["exit_code"], 0);
+    let replay = gate["replay"].as_str().unwrap();
+    assert!(replay.contains(" gate ") && replay.ends_with("--seed 99"), "{replay}");
+    let page = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(page.contains("shopper: steps"), "report.html has the waterfalls");
+
     let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
     assert!(
         summary.contains("| journey | steps | duration | result |")

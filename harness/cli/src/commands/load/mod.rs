@@ -255,6 +255,37 @@ async fn attack(plan: &LoadPlan, sut: &Sut, out: &Path) -> Result<LoadReport> {
     Ok(gauntlet_scenarios::run(plan, sut, out).await?)
 }
 
+/// `summary.md` of a single run (a merge writes its own): the verdict,
+/// the transaction and verdict tables as the terminal shows them.
+fn write_summary(report: &LoadReport, verdicts: &[gauntlet_scenarios::slo::Verdict], out: &Path) {
+    let path = out.join("summary.md");
+    if path.exists() {
+        return;
+    }
+    let passed = all_passed(verdicts) && report.aborted.is_none();
+    let text = format!(
+        "# Load `{}`: {}\n\n{} mode, {} users, {:.1} s, target {}, started {}.{}\n\n\
+         ```\n{}```\n\n```\n{}\n```\n",
+        report.profile,
+        if passed { "PASS" } else { "FAIL" },
+        report.mode,
+        report.users,
+        report.duration_s,
+        report.target,
+        report.started_at,
+        report
+            .aborted
+            .as_ref()
+            .map(|r| format!(" **Aborted**: {r}"))
+            .unwrap_or_default(),
+        report.transaction_table(),
+        verdict_table(verdicts).trim_end()
+    );
+    if let Err(e) = std::fs::write(&path, text) {
+        errln!("warning: writing {}: {e}", path.display());
+    }
+}
+
 /// Prints the tables and verdicts, writes `verdicts.json`, and returns
 /// the exit code: 0 when every SLO passes, the invariants hold and the
 /// attack ran to its end; 1 otherwise.
@@ -269,6 +300,7 @@ fn judge(
         out.join("verdicts.json"),
         serde_json::to_string_pretty(&verdicts).expect("serialisable") + "\n",
     );
+    write_summary(report, &verdicts, out);
     outln!("latency: {}", report.latency_mode);
     if let Some(reason) = &report.aborted {
         outln!("ABORTED: {reason}");
