@@ -407,6 +407,16 @@ fn three_local_shards_add_up_and_merge_again_to_the_same_verdicts() {
     assert_eq!(read_json(&again.join("load.json")), merged);
     assert!(again.join("summary.md").is_file());
 
+    // Each generator left its own page; the run's page links them.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for i in 0..3 {
+        assert!(out.join(format!("shard-{i}/report.html")).is_file(), "shard {i}'s page");
+        assert!(
+            page.contains(&format!("href=\"shard-{i}/report.html\"")),
+            "the run's page links shard {i}"
+        );
+    }
+
     // One shard's shard.json alone gives back its own load.json, to the
     // last bit: nothing is lost on the way.
     let single = dir.path().join("single");
