@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::ShardSpec;
 use crate::report::{
     breakdowns, new_histogram, Cell, GooseSummary, LoadReport, PhaseClock, PhaseWindow, Recorded,
-    Recorder, SETUP_PHASE,
+    Recorder, Timeline, SETUP_PHASE,
 };
 
 /// The file name, next to `load.json` in a run's folder.
@@ -274,6 +274,8 @@ impl ShardData {
             goose: info.goose,
             generator: info.generator,
             error_examples: info.error_examples,
+            // Not in shard.json yet.
+            timeline: Timeline::default(),
         }
     }
 
