@@ -992,6 +992,11 @@ impl Recorder {
         self.apart.iter().map(|n| n.to_string()).collect()
     }
 
+    /// The timeline's bucket width.
+    pub fn bucket(&self) -> Duration {
+        self.bucket
+    }
+
     /// Sets the epoch of the phases (only the first call counts).
     pub fn set_epoch(&self, at: Instant) {
         let ns = at.saturating_duration_since(self.base).as_nanos() as u64;
