@@ -6,13 +6,15 @@
 //! from goose's metrics: in open mode from each request's intended send
 //! time, in closed mode from the moment it was sent until its body was read.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::{Counter, Histogram};
 use serde::{Deserialize, Serialize};
 
 /// Latency percentiles in milliseconds.
@@ -156,6 +158,78 @@ pub struct LoadReport {
     /// bursts: the first contract violation of each, in full.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_examples: BTreeMap<String, String>,
+    /// The run over time, bucket by bucket, for charts: counts, errors by
+    /// class, requests per second and latency percentiles of `all` and of
+    /// each transaction ([`Timeline`]). Absent from files written before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    pub timeline: Timeline,
+}
+
+/// `load.json`'s `timeline`: the schedule cut into buckets of
+/// `bucket_s` seconds, bucket `k` holding the requests that started (open
+/// mode: were due) in `[k × bucket_s, (k + 1) × bucket_s)` from the start
+/// of the first phase.
+///
+/// - The width: whole seconds, at least 1, so that the planned schedule
+///   (the phases' durations added up) has at most [`TIMELINE_BUCKETS`]
+///   buckets: `max(1 s, ceil(planned / 150))`. Shards of one run share it.
+/// - Requests count where they count in the phases: started after the
+///   last phase's end (in flight when the users were stopped), in the last
+///   bucket; open mode's setup (the pool's registrations and logins before
+///   the schedule starts) is left out of the timeline (it is the
+///   breakdowns' `setup` phase), so each series adds up to its breakdown's
+///   `run` less `phases.setup`.
+/// - Every series is dense: one point per bucket from bucket 0 to the last
+///   bucket of the run (where the run ended, or the schedule if the run
+///   went past it), with zero counts and `null` percentiles where a bucket
+///   had no request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Width of a bucket, in seconds.
+    pub bucket_s: f64,
+    /// `all` (every transaction except those kept `apart`, like
+    /// [`LoadReport::all`]) and each transaction that sent a request during
+    /// the schedule, by name: one point per bucket, in time order.
+    pub series: BTreeMap<String, Vec<TimelinePoint>>,
+}
+
+impl Timeline {
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+}
+
+/// One bucket of one series.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Start of the bucket, in seconds on the clock of
+    /// [`PhaseWindow::start_s`] (bucket 0 starts where the first phase does).
+    pub t_s: f64,
+    /// Requests that got an answer or failed in transport (`ok + errors +
+    /// refusals`).
+    pub count: u64,
+    /// Answers the transaction expected.
+    pub ok: u64,
+    /// Errors, contract violations included.
+    pub errors: u64,
+    /// Expected business refusals (`409 INV001`, `429 RATE001`).
+    pub refusals: u64,
+    /// The errors by class ([`error_class`]; a contract violation is
+    /// `contract`). Empty without errors.
+    #[serde(default)]
+    pub error_classes: BTreeMap<String, u64>,
+    /// `count` divided by the bucket's length: `bucket_s`, except for the
+    /// last bucket of a run that ended inside it (an aborted run, or a
+    /// schedule that is not a whole number of buckets), which divides by
+    /// the part of it the run lasted (to the millisecond).
+    pub rps: f64,
+    /// Latency percentiles over the bucket's requests, in milliseconds
+    /// (2 significant digits: within 1 %); `null` without requests.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 impl LoadReport {
@@ -351,19 +425,25 @@ impl Cell {
 /// `"503 UNAVAILABLE"` → `http 5xx`, `"200, expected status = 201"` →
 /// `http 2xx unexpected`; anything else (a broken contract) → `contract`.
 pub fn error_class(reason: &str) -> String {
+    class_of(reason).into_owned()
+}
+
+/// [`error_class`] without an allocation (the recorder's hot path).
+fn class_of(reason: &str) -> Cow<'_, str> {
+    const HTTP: [&str; 5] = ["http 1xx", "http 2xx", "http 3xx", "http 4xx", "http 5xx"];
     if let Some(kind) = reason.strip_prefix("transport: ") {
-        return kind.to_string();
+        return Cow::Borrowed(kind);
     }
     let status = reason
         .split(|c: char| !c.is_ascii_digit())
         .next()
         .and_then(|d| d.parse::<u16>().ok())
         .filter(|s| (100..600).contains(s));
-    match status {
-        Some(s) if (200..300).contains(&s) => "http 2xx unexpected".to_string(),
-        Some(s) => format!("http {}xx", s / 100),
-        None => "contract".to_string(),
-    }
+    Cow::Borrowed(match status {
+        Some(s) if (200..300).contains(&s) => "http 2xx unexpected",
+        Some(s) => HTTP[usize::from(s / 100) - 1],
+        None => "contract",
+    })
 }
 
 fn error_classes(
@@ -397,14 +477,240 @@ pub(crate) fn latency_of(h: &Histogram<u64>) -> LatencyMs {
     }
 }
 
+/// The most buckets the schedule is cut into for the timeline.
+pub const TIMELINE_BUCKETS: u32 = 150;
+
+/// No timeline has more buckets than this (a run stops at its planned
+/// end, so it has [`TIMELINE_BUCKETS`]; a damaged `shard.json` cannot ask
+/// for millions of points).
+pub(crate) const MAX_TIMELINE_BUCKETS: u32 = 10_000;
+
+/// The timeline's bucket width for a schedule of `planned`: whole
+/// seconds, at least 1, at most [`TIMELINE_BUCKETS`] buckets.
+pub fn timeline_bucket(planned: Duration) -> Duration {
+    let per = 1_000_000_000u128 * u128::from(TIMELINE_BUCKETS);
+    let secs = planned.as_nanos().div_ceil(per).max(1);
+    Duration::from_secs(u64::try_from(secs).unwrap_or(u64::MAX))
+}
+
+/// The timeline's histograms: 1 µs to 1 h like the others, but 2
+/// significant digits and `u32` counts, 3,328 counts of 4 bytes (13 KB,
+/// against 184 KB for a breakdown's), since a run has one per
+/// transaction and bucket.
+pub(crate) fn new_series_histogram() -> Histogram<u32> {
+    Histogram::new_with_bounds(1, HIST_MAX_US, 2).expect("valid histogram bounds")
+}
+
+/// What one transaction recorded in one bucket of the timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SeriesCell {
+    pub count: u64,
+    pub ok: u64,
+    pub refusals: u64,
+    /// Errors by class ([`error_class`]; violations are `contract`).
+    pub errors: BTreeMap<String, u64>,
+    pub hist: Histogram<u32>,
+}
+
+impl SeriesCell {
+    pub fn new() -> SeriesCell {
+        SeriesCell {
+            count: 0,
+            ok: 0,
+            refusals: 0,
+            errors: BTreeMap::new(),
+            hist: new_series_histogram(),
+        }
+    }
+
+    fn record(&mut self, outcome: &Outcome, us: u64) {
+        self.count += 1;
+        let class = match outcome {
+            Outcome::Ok => {
+                self.ok += 1;
+                None
+            }
+            Outcome::Refused(_) => {
+                self.refusals += 1;
+                None
+            }
+            Outcome::Error(r) => Some(class_of(r)),
+            Outcome::Violation(_) => Some(Cow::Borrowed("contract")),
+        };
+        if let Some(class) = class {
+            match self.errors.get_mut(class.as_ref()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.errors.insert(class.into_owned(), 1);
+                }
+            }
+        }
+        self.hist.saturating_record(us);
+    }
+
+    fn add_counts(&mut self, count: u64, ok: u64, refusals: u64, errors: &BTreeMap<String, u64>) {
+        self.count += count;
+        self.ok += ok;
+        self.refusals += refusals;
+        for (k, v) in errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    pub fn add(&mut self, other: &SeriesCell) {
+        self.add_counts(other.count, other.ok, other.refusals, &other.errors);
+        self.hist.add(&other.hist).expect("same histogram bounds");
+    }
+
+    fn point(&self, t_s: f64, seconds: f64) -> TimelinePoint {
+        let h = &self.hist;
+        let ms = |us: u64| (!h.is_empty()).then(|| us as f64 / 1000.0);
+        TimelinePoint {
+            t_s,
+            count: self.count,
+            ok: self.ok,
+            errors: self.errors.values().sum(),
+            refusals: self.refusals,
+            error_classes: self.errors.clone(),
+            rps: self.count as f64 / seconds,
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p95_ms: ms(h.value_at_quantile(0.95)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            max_ms: ms(h.max()),
+        }
+    }
+}
+
+/// A histogram in hdrhistogram's V2 format (not deflated).
+pub(crate) fn v2_bytes<T: Counter>(h: &Histogram<T>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut bytes)
+        .expect("a histogram serialises into memory");
+    bytes
+}
+
+/// A bucket the recorder has moved on from: its counts, and its
+/// histogram in the V2 format, which keeps only the counts up to the
+/// highest latency recorded and runs of zeros as one number (a few hundred
+/// bytes instead of 13 KB).
+#[derive(Clone, Debug)]
+struct SealedCell {
+    count: u64,
+    ok: u64,
+    refusals: u64,
+    errors: BTreeMap<String, u64>,
+    v2: Vec<u8>,
+}
+
+impl SealedCell {
+    fn seal(c: &SeriesCell) -> SealedCell {
+        SealedCell {
+            count: c.count,
+            ok: c.ok,
+            refusals: c.refusals,
+            errors: c.errors.clone(),
+            v2: v2_bytes(&c.hist),
+        }
+    }
+
+    fn open(&self) -> SeriesCell {
+        let h: Histogram<u32> = Deserializer::new()
+            .deserialize(&mut self.v2.as_slice())
+            .expect("a sealed histogram reads back");
+        let mut cell = SeriesCell::new();
+        cell.add_counts(self.count, self.ok, self.refusals, &self.errors);
+        cell.hist.add(&h).expect("same histogram bounds");
+        cell
+    }
+}
+
+/// The timeline of what a run recorded: the one place series cells become
+/// points, for a live [`Recorder`] and for merged shards alike. `bucket_s`
+/// is the width, `planned_s` the schedule's length, `phases` the run's
+/// phase windows (bucket 0 starts at the first one's `start_s`) and
+/// `run_seconds` the measured length of the run on that clock; the
+/// transactions in `apart` are left out of `all`.
+pub(crate) fn timeline<K: AsRef<str>>(
+    series: &HashMap<(K, u32), SeriesCell>,
+    apart: &[&str],
+    bucket_s: f64,
+    planned_s: f64,
+    phases: &[PhaseWindow],
+    run_seconds: f64,
+) -> Timeline {
+    // Whole milliseconds, so that a bucket boundary is one.
+    let ms = |s: f64| {
+        if s.is_finite() && s > 0.0 {
+            (s * 1000.0).round().min(1e15) as u64
+        } else {
+            0
+        }
+    };
+    let width = ms(bucket_s).max(1);
+    let start_s = phases.first().map_or(0.0, |p| p.start_s);
+    let start_s = if start_s.is_finite() { start_s } else { 0.0 };
+    let end = ms(run_seconds - start_s).min(ms(planned_s));
+    let last = series.keys().map(|(_, b)| *b as u64 + 1).max().unwrap_or(0);
+    let n = end
+        .div_ceil(width)
+        .max(last)
+        .min(u64::from(MAX_TIMELINE_BUCKETS)) as usize;
+    if n == 0 {
+        return Timeline::default();
+    }
+    let seconds = |k: usize| {
+        let from = k as u64 * width;
+        let span = if end > from {
+            (end - from).min(width)
+        } else {
+            width
+        };
+        span as f64 / 1000.0
+    };
+    let t = |k: usize| start_s + k as f64 * width as f64 / 1000.0;
+    let mut by_txn: BTreeMap<&str, Vec<Option<&SeriesCell>>> = BTreeMap::new();
+    let mut all: Vec<Option<SeriesCell>> = vec![None; n];
+    for ((txn, b), cell) in series {
+        let (txn, b) = (txn.as_ref(), *b as usize);
+        if b >= n {
+            continue;
+        }
+        by_txn.entry(txn).or_insert_with(|| vec![None; n])[b] = Some(cell);
+        if !apart.contains(&txn) {
+            all[b].get_or_insert_with(SeriesCell::new).add(cell);
+        }
+    }
+    let empty = SeriesCell::new();
+    let points = |cells: &mut dyn Iterator<Item = Option<&SeriesCell>>| -> Vec<TimelinePoint> {
+        cells
+            .enumerate()
+            .map(|(k, c)| c.unwrap_or(&empty).point(t(k), seconds(k)))
+            .collect()
+    };
+    let mut out = BTreeMap::new();
+    out.insert(
+        "all".to_string(),
+        points(&mut all.iter().map(Option::as_ref)),
+    );
+    for (txn, cells) in by_txn {
+        out.insert(txn.to_string(), points(&mut cells.into_iter()));
+    }
+    Timeline {
+        bucket_s: width as f64 / 1000.0,
+        series: out,
+    }
+}
+
 /// What a run recorded, raw: cells by (transaction, index of the phase in
-/// [`PhaseClock::names`]) and the open model's send lag and counters. One
-/// lock shard of a live [`Recorder`] (`K = &'static str`), all of them
-/// merged, or a load generator's part of a sharded run read back from its
-/// `shard.json` (`K = String`, see [`crate::shard`]).
+/// [`PhaseClock::names`]), the timeline's cells by (transaction, bucket)
+/// and the open model's send lag and counters. A live [`Recorder`]'s lock
+/// shards merged, or a load generator's part of a sharded run read back
+/// from its `shard.json` (`K = String`, see [`crate::shard`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Recorded<K> {
     pub cells: HashMap<(K, usize), Cell>,
+    pub series: HashMap<(K, u32), SeriesCell>,
     pub lag: Option<Histogram<u64>>,
     pub sent: u64,
     pub late: u64,
@@ -415,6 +721,7 @@ impl<K> Default for Recorded<K> {
     fn default() -> Self {
         Recorded {
             cells: HashMap::new(),
+            series: HashMap::new(),
             lag: None,
             sent: 0,
             late: 0,
@@ -426,6 +733,14 @@ impl<K> Default for Recorded<K> {
 impl<K: Clone + Eq + std::hash::Hash> Recorded<K> {
     /// Adds `other` in: counts and histograms add exactly.
     pub fn add(&mut self, other: &Recorded<K>) {
+        self.add_phases(other);
+        for (k, c) in &other.series {
+            self.add_series(k, c);
+        }
+    }
+
+    /// Adds `other` in but for the timeline.
+    fn add_phases(&mut self, other: &Recorded<K>) {
         for (k, c) in &other.cells {
             match self.cells.get_mut(k) {
                 Some(have) => have.add(c),
@@ -444,9 +759,79 @@ impl<K: Clone + Eq + std::hash::Hash> Recorded<K> {
         self.late += other.late;
         self.skipped += other.skipped;
     }
+
+    fn add_series(&mut self, k: &(K, u32), c: &SeriesCell) {
+        match self.series.get_mut(k) {
+            Some(have) => have.add(c),
+            None => {
+                self.series.insert(k.clone(), c.clone());
+            }
+        }
+    }
 }
 
-type Shard = Recorded<&'static str>;
+/// One lock shard of a live [`Recorder`]: what its users recorded, the
+/// timeline's buckets it has moved on from, sealed, and the latest bucket
+/// it has seen.
+#[derive(Default)]
+struct Shard {
+    rec: Recorded<&'static str>,
+    sealed: HashMap<(&'static str, u32), SealedCell>,
+    newest: u32,
+}
+
+impl Shard {
+    /// A request of `txn` in bucket `b` of the timeline. Once a request of
+    /// a later bucket comes, the buckets two behind it are sealed: a
+    /// request recorded for a sealed bucket later (a slow answer) opens a
+    /// new cell, sealed into the same one at the next bucket.
+    fn record_series(&mut self, txn: &'static str, b: u32, outcome: &Outcome, us: u64) {
+        self.rec
+            .series
+            .entry((txn, b))
+            .or_insert_with(SeriesCell::new)
+            .record(outcome, us);
+        if b > self.newest {
+            self.newest = b;
+            self.seal_before(b - 1);
+        }
+    }
+
+    fn seal_before(&mut self, bucket: u32) {
+        let old: Vec<(&'static str, u32)> = self
+            .rec
+            .series
+            .keys()
+            .filter(|(_, b)| *b < bucket)
+            .copied()
+            .collect();
+        for key in old {
+            let Some(cell) = self.rec.series.remove(&key) else {
+                continue;
+            };
+            match self.sealed.get_mut(&key) {
+                Some(sealed) => {
+                    let mut both = sealed.open();
+                    both.add(&cell);
+                    *sealed = SealedCell::seal(&both);
+                }
+                None => {
+                    self.sealed.insert(key, SealedCell::seal(&cell));
+                }
+            }
+        }
+    }
+
+    /// Adds this shard's timeline, live and sealed, into `into`.
+    fn add_series_to(&self, into: &mut Recorded<&'static str>) {
+        for (k, c) in &self.rec.series {
+            into.add_series(k, c);
+        }
+        for (k, c) in &self.sealed {
+            into.add_series(k, &c.open());
+        }
+    }
+}
 
 /// The breakdowns of `all` and of each transaction, and the open-model
 /// stats when `planned` is given (open mode).
@@ -540,6 +925,11 @@ impl PhaseClock {
         }
     }
 
+    /// The planned length of the schedule (the phases, without setup).
+    pub fn planned(&self) -> Duration {
+        self.windows.last().map_or(Duration::ZERO, |(_, end)| *end)
+    }
+
     /// Index into `names` of the phase a request started at `since_epoch`
     /// belongs to (`None` = before the epoch). Requests after the last
     /// phase's end (in flight when the users were stopped) count in the
@@ -568,18 +958,27 @@ pub(crate) struct Recorder {
     /// Nanoseconds from `base` to the schedule epoch (phase 0 start);
     /// `u64::MAX` until the attack starts.
     epoch_ns: AtomicU64,
+    /// The timeline's bucket width ([`timeline_bucket`] of the schedule).
+    bucket: Duration,
+    /// The schedule's last bucket: later requests count in it.
+    last_bucket: u32,
 }
 
 const SHARDS: usize = 8;
 
 impl Recorder {
     pub fn new(clock: PhaseClock) -> Recorder {
+        let planned = clock.planned();
+        let bucket = timeline_bucket(planned);
+        let buckets = planned.as_nanos().div_ceil(bucket.as_nanos()).max(1);
         Recorder {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             apart: Vec::new(),
             clock,
             base: Instant::now(),
             epoch_ns: AtomicU64::new(u64::MAX),
+            bucket,
+            last_bucket: (buckets - 1).min(u128::from(MAX_TIMELINE_BUCKETS - 1)) as u32,
         }
     }
 
@@ -591,6 +990,11 @@ impl Recorder {
 
     pub fn apart(&self) -> Vec<String> {
         self.apart.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// The timeline's bucket width.
+    pub fn bucket(&self) -> Duration {
+        self.bucket
     }
 
     /// Sets the epoch of the phases (only the first call counts).
@@ -608,12 +1012,27 @@ impl Recorder {
         }
     }
 
-    fn phase_of(&self, at: Instant) -> usize {
-        let since = self
-            .epoch()
-            .and_then(|e| at.checked_duration_since(e))
-            .or_else(|| self.epoch().is_none().then_some(Duration::ZERO));
-        self.clock.index(since)
+    /// How long after the epoch `at` is: `None` before it; a request
+    /// before the epoch is set counts at the epoch.
+    fn since_epoch(&self, at: Instant) -> Option<Duration> {
+        match self.epoch() {
+            Some(e) => at.checked_duration_since(e),
+            None => Some(Duration::ZERO),
+        }
+    }
+
+    /// The timeline bucket of a request `since` the epoch: bucket `k`
+    /// starts at exactly `k × bucket`. Before the epoch (`None`), as in the
+    /// phases: open mode's setup is left out of the timeline; without a
+    /// setup phase (closed mode, where the epoch is set before any user
+    /// starts) bucket 0.
+    fn bucket_of(&self, since: Option<Duration>) -> Option<u32> {
+        let k = match since {
+            Some(since) => since.as_nanos() / self.bucket.as_nanos(),
+            None if self.clock.has_setup => return None,
+            None => 0,
+        };
+        Some(k.min(u128::from(self.last_bucket)) as u32)
     }
 
     /// Records one request of `transaction`, started (or intended) at `at`.
@@ -625,11 +1044,18 @@ impl Recorder {
         latency: Duration,
         outcome: Outcome,
     ) {
-        let phase = self.phase_of(at);
+        let since = self.since_epoch(at);
+        let phase = self.clock.index(since);
+        let bucket = self.bucket_of(since);
+        let us = (latency.as_micros() as u64).max(1);
         let mut shard = self.shards[user % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = bucket {
+            shard.record_series(transaction, b, &outcome, us);
+        }
         let cell = shard
+            .rec
             .cells
             .entry((transaction, phase))
             .or_insert_with(Cell::new);
@@ -643,7 +1069,6 @@ impl Recorder {
                 *cell.errors.entry(r).or_default() += 1;
             }
         }
-        let us = (latency.as_micros() as u64).max(1);
         cell.hist.saturating_record(us);
     }
 
@@ -652,12 +1077,12 @@ impl Recorder {
         let mut shard = self.shards[user % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        shard.sent += 1;
+        let rec = &mut shard.rec;
+        rec.sent += 1;
         if lag > Duration::from_millis(10) {
-            shard.late += 1;
+            rec.late += 1;
         }
-        shard
-            .lag
+        rec.lag
             .get_or_insert_with(new_histogram)
             .saturating_record((lag.as_micros() as u64).max(1));
     }
@@ -667,13 +1092,22 @@ impl Recorder {
         let mut shard = self.shards[user % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        shard.skipped += n;
+        shard.rec.skipped += n;
     }
 
-    fn merged(&self) -> Shard {
-        let mut merged = Shard::default();
+    /// The lock shards merged: their breakdown cells and open-model data
+    /// when `phases`, their timeline when `series` (the snapshots taken
+    /// while the attack runs leave it out).
+    fn merged(&self, phases: bool, series: bool) -> Recorded<&'static str> {
+        let mut merged = Recorded::default();
         for s in &self.shards {
-            merged.add(&s.lock().unwrap_or_else(|p| p.into_inner()));
+            let s = s.lock().unwrap_or_else(|p| p.into_inner());
+            if phases {
+                merged.add_phases(&s.rec);
+            }
+            if series {
+                s.add_series_to(&mut merged);
+            }
         }
         merged
     }
@@ -681,17 +1115,22 @@ impl Recorder {
     /// Everything recorded so far, merged, with owned names (for
     /// `shard.json`).
     pub fn export(&self) -> Recorded<String> {
-        let Shard {
+        let Recorded {
             cells,
+            series,
             lag,
             sent,
             late,
             skipped,
-        } = self.merged();
+        } = self.merged(true, true);
         Recorded {
             cells: cells
                 .into_iter()
                 .map(|((t, p), c)| ((t.to_string(), p), c))
+                .collect(),
+            series: series
+                .into_iter()
+                .map(|((t, b), c)| ((t.to_string(), b), c))
                 .collect(),
             lag,
             sent,
@@ -710,12 +1149,26 @@ impl Recorder {
         planned: Option<u64>,
     ) -> Snapshot {
         breakdowns(
-            &self.merged(),
+            &self.merged(true, false),
             &self.clock.names,
             &self.apart,
             phase_seconds,
             run_seconds,
             planned,
+        )
+    }
+
+    /// The timeline so far, for a run whose phase windows are `phases`
+    /// (as `load.json` lists them) and that has lasted `run_seconds` on
+    /// their clock.
+    pub fn timeline(&self, phases: &[PhaseWindow], run_seconds: f64) -> Timeline {
+        timeline(
+            &self.merged(false, true).series,
+            &self.apart,
+            self.bucket.as_secs_f64(),
+            self.clock.planned().as_secs_f64(),
+            phases,
+            run_seconds,
         )
     }
 }
@@ -892,5 +1345,379 @@ mod tests {
         );
         assert!(table.contains("(all: without checkout_replay,"), "{table}");
         assert_eq!(LoadReport::default().violation_lines(), "");
+    }
+
+    // ------------------------------------------------------- timeline
+
+    fn window(start_s: f64, end_s: f64) -> PhaseWindow {
+        PhaseWindow {
+            name: "p".into(),
+            start_s,
+            end_s,
+            users: 1,
+            rate: None,
+        }
+    }
+
+    /// A recorder of one phase of `secs`, its epoch set.
+    fn timed(secs: u64) -> (Recorder, Instant) {
+        let clock = PhaseClock::new(&[("p".into(), Duration::from_secs(secs))], false);
+        let r = Recorder::new(clock);
+        let epoch = Instant::now();
+        r.set_epoch(epoch);
+        (r, epoch)
+    }
+
+    /// Within the 1 % of 2 significant digits (the top of the value's
+    /// histogram bucket).
+    fn near(ms: Option<f64>, want: f64) -> bool {
+        ms.is_some_and(|ms| ms >= want && ms <= want * 1.01)
+    }
+
+    fn counts(points: &[TimelinePoint]) -> Vec<u64> {
+        points.iter().map(|p| p.count).collect()
+    }
+
+    #[test]
+    fn the_bucket_width_keeps_a_schedule_within_150_buckets() {
+        let s = Duration::from_secs;
+        for (planned, width) in [
+            (s(0), 1),
+            (s(30), 1),
+            (s(150), 1),
+            (s(151), 2),
+            (Duration::from_millis(150_001), 2),
+            (s(300), 2),
+            (s(540), 4),
+            (s(1800), 12),
+            (s(86_400), 576),
+        ] {
+            assert_eq!(timeline_bucket(planned), s(width), "{planned:?}");
+            let buckets = planned.as_secs_f64() / width as f64;
+            assert!(buckets <= 150.0, "{planned:?}: {buckets}");
+        }
+        let r = Recorder::new(PhaseClock::new(
+            &[
+                ("ramp_up".into(), s(180)),
+                ("plateau".into(), s(300)),
+                ("ramp_down".into(), s(60)),
+            ],
+            false,
+        ));
+        assert_eq!((r.bucket, r.last_bucket), (s(4), 134));
+    }
+
+    #[test]
+    fn a_request_at_k_buckets_lands_in_bucket_k() {
+        let (r, epoch) = timed(10);
+        let ns = Duration::from_nanos;
+        for at in [
+            Duration::ZERO,
+            Duration::from_secs(2) - ns(1),
+            Duration::from_secs(2),
+            Duration::from_secs(3),
+            Duration::from_secs(3) + ns(1),
+        ] {
+            r.record(
+                0,
+                "browse_list",
+                epoch + at,
+                Duration::from_millis(3),
+                Outcome::Ok,
+            );
+        }
+        let t = r.timeline(&[window(0.0, 10.0)], 10.0);
+        assert_eq!(t.bucket_s, 1.0);
+        assert_eq!(
+            counts(&t.series["browse_list"]),
+            [1, 1, 1, 2, 0, 0, 0, 0, 0, 0]
+        );
+        let ts: Vec<f64> = t.series["all"].iter().map(|p| p.t_s).collect();
+        assert_eq!(ts, (0..10).map(f64::from).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn series_are_dense_with_null_percentiles_where_nothing_was_sent() {
+        let (r, epoch) = timed(8);
+        let ms = Duration::from_millis;
+        r.record(0, "browse_list", epoch, ms(10), Outcome::Ok);
+        r.record(1, "checkout", epoch + ms(5_500), ms(40), Outcome::Ok);
+        // Ended 7.5 s in: 8 buckets, the last one half long.
+        let t = r.timeline(&[window(0.0, 8.0)], 7.5);
+        for name in ["all", "browse_list", "checkout"] {
+            assert_eq!(t.series[name].len(), 8, "{name}");
+        }
+        assert_eq!(counts(&t.series["all"]), [1, 0, 0, 0, 0, 1, 0, 0]);
+        assert_eq!(counts(&t.series["checkout"]), [0, 0, 0, 0, 0, 1, 0, 0]);
+        let empty = &t.series["browse_list"][5];
+        assert_eq!(
+            (
+                empty.count,
+                empty.p50_ms,
+                empty.p99_ms,
+                empty.max_ms,
+                empty.rps
+            ),
+            (0, None, None, None, 0.0)
+        );
+        let c = &t.series["checkout"][5];
+        assert_eq!((c.ok, c.errors, c.refusals, c.rps), (1, 0, 0, 1.0));
+        assert!(near(c.p50_ms, 40.0), "{:?}", c.p50_ms);
+        assert_eq!(c.max_ms, c.p99_ms);
+        let json = serde_json::to_value(empty).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"t_s": 5.0, "count": 0, "ok": 0, "errors": 0, "refusals": 0,
+                "error_classes": {}, "rps": 0.0,
+                "p50_ms": null, "p95_ms": null, "p99_ms": null, "max_ms": null})
+        );
+        // The last bucket divides by the half second the run lasted in it.
+        r.record(2, "checkout", epoch + ms(7_100), ms(4), Outcome::Ok);
+        let t = r.timeline(&[window(0.0, 8.0)], 7.5);
+        assert_eq!(t.series["checkout"][7].rps, 2.0);
+        // A run that went on past its schedule ends with the schedule.
+        let t = r.timeline(&[window(0.0, 8.0)], 9.3);
+        assert_eq!(t.series["all"].len(), 8);
+        assert_eq!(t.series["checkout"][7].rps, 1.0);
+    }
+
+    #[test]
+    fn the_timeline_starts_where_the_first_phase_does() {
+        // Open mode: the pool starts 3 s before the schedule; its
+        // registrations are left out, bucket 0 starts at 3 s.
+        let clock = PhaseClock::new(&[("hold".into(), Duration::from_secs(4))], true);
+        let r = Recorder::new(clock);
+        let epoch = Instant::now() + Duration::from_secs(3);
+        r.set_epoch(epoch);
+        let ms = Duration::from_millis;
+        r.record(0, "register", epoch - ms(2_000), ms(50), Outcome::Ok);
+        r.record(0, "browse_list", epoch + ms(1_200), ms(5), Outcome::Ok);
+        // In flight when the users were stopped: the last bucket.
+        r.record(0, "browse_list", epoch + ms(4_300), ms(5), Outcome::Ok);
+        let (all, _, _) = r.snapshot(&[3.0, 4.0], 7.0, None);
+        assert_eq!(all.phases["setup"].count, 1);
+        let t = r.timeline(&[window(3.0, 7.0)], 7.2);
+        assert!(!t.series.contains_key("register"), "{:?}", t.series.keys());
+        let ts: Vec<f64> = t.series["all"].iter().map(|p| p.t_s).collect();
+        assert_eq!(ts, [3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(counts(&t.series["browse_list"]), [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn errors_are_classed_per_bucket_and_apart_transactions_left_out_of_all() {
+        let clock = PhaseClock::new(&[("p".into(), Duration::from_secs(3))], false);
+        let r = Recorder::new(clock).keeping_apart(vec!["checkout_replay"]);
+        let epoch = Instant::now();
+        r.set_epoch(epoch);
+        let (ms, s) = (Duration::from_millis, Duration::from_secs);
+        let at = |k: u64| epoch + s(k) + ms(100);
+        r.record(0, "browse_list", at(0), ms(2), Outcome::Ok);
+        r.record(
+            1,
+            "browse_list",
+            at(0),
+            ms(3),
+            Outcome::Error("503 UNAVAILABLE".into()),
+        );
+        r.record(
+            2,
+            "browse_list",
+            at(0),
+            ms(4),
+            Outcome::Error("500 INTERNAL".into()),
+        );
+        r.record(
+            3,
+            "browse_list",
+            at(1),
+            ms(9),
+            Outcome::Error("transport: reset".into()),
+        );
+        r.record(
+            4,
+            "checkout",
+            at(1),
+            ms(5),
+            Outcome::Refused("409 INV001".into()),
+        );
+        for user in 0..8 {
+            let outcome = if user < 2 {
+                Outcome::Violation("idempotency key replay created 2 orders".into())
+            } else {
+                Outcome::Ok
+            };
+            r.record(user, "checkout_replay", at(2), ms(900), outcome);
+        }
+        let t = r.timeline(&[window(0.0, 3.0)], 3.0);
+        let classes = |name: &str, k: usize| t.series[name][k].error_classes.clone();
+        assert_eq!(
+            classes("browse_list", 0),
+            BTreeMap::from([("http 5xx".into(), 2)])
+        );
+        assert_eq!(
+            classes("browse_list", 1),
+            BTreeMap::from([("reset".into(), 1)])
+        );
+        assert_eq!(
+            classes("checkout_replay", 2),
+            BTreeMap::from([("contract".into(), 2)])
+        );
+        let replay = &t.series["checkout_replay"][2];
+        assert_eq!((replay.count, replay.ok, replay.errors), (8, 6, 2));
+        let all = &t.series["all"];
+        assert_eq!(counts(all), [3, 2, 0], "the burst is not in `all`");
+        assert_eq!((all[0].ok, all[0].errors, all[0].refusals), (1, 2, 0));
+        assert_eq!((all[1].errors, all[1].refusals), (1, 1));
+        assert_eq!(all[1].error_classes, classes("browse_list", 1));
+        assert_eq!(all[2].p50_ms, None);
+        assert!(near(all[0].max_ms, 4.0), "{:?}", all[0].max_ms);
+        // The same classes as the breakdowns.
+        let (b, _, _) = r.snapshot(&[3.0], 3.0, None);
+        let mut sum: BTreeMap<String, u64> = BTreeMap::new();
+        for p in all {
+            for (c, n) in &p.error_classes {
+                *sum.entry(c.clone()).or_default() += n;
+            }
+        }
+        assert_eq!(sum, b.run.error_classes);
+    }
+
+    #[test]
+    fn sealed_buckets_add_up_with_late_answers() {
+        let (r, epoch) = timed(20);
+        let (ms, s) = (Duration::from_millis, Duration::from_secs);
+        let mut want = vec![0u64; 20];
+        // One user (one lock shard): bucket 0, then 5 (0 sealed), then a
+        // slow answer for bucket 0 and 1, then 9 (sealed again), then 0.
+        for (k, latency) in [(0, 1), (0, 2), (5, 3), (0, 4_000), (1, 5), (9, 6), (0, 7)] {
+            r.record(0, "browse_list", epoch + s(k), ms(latency), Outcome::Ok);
+            want[k as usize] += 1;
+        }
+        let t = r.timeline(&[window(0.0, 20.0)], 20.0);
+        let b = &t.series["browse_list"];
+        assert_eq!(counts(b), want);
+        assert!(near(b[0].max_ms, 4_000.0), "{:?}", b[0].max_ms);
+        assert!(near(b[0].p50_ms, 2.0), "{:?}", b[0].p50_ms);
+        let shard = r.shards[0].lock().unwrap();
+        assert!(shard.sealed.contains_key(&("browse_list", 0)));
+        assert_eq!(
+            shard.rec.series.len(),
+            2,
+            "buckets 8 and 9 only: {:?}",
+            shard.rec.series.keys()
+        );
+    }
+
+    #[test]
+    fn a_timeline_cell_costs_13_kb_live_and_a_few_hundred_bytes_sealed() {
+        assert_eq!(new_series_histogram().distinct_values(), 3_328);
+        assert_eq!(
+            std::mem::size_of::<u32>() * new_series_histogram().distinct_values(),
+            13_312
+        );
+        assert_eq!(new_histogram().distinct_values(), 23_552, "184 KB each");
+        // A busy bucket: 10,000 answers spread over 200 µs to 20 s.
+        let mut c = SeriesCell::new();
+        let mut x: u64 = 1;
+        for _ in 0..10_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let us = 200 + (x >> 33) % 20_000_000 / (1 + (x >> 20) % 1000);
+            c.record(&Outcome::Ok, us);
+        }
+        let sealed = SealedCell::seal(&c);
+        assert!(sealed.v2.len() < 2_500, "{} bytes", sealed.v2.len());
+        assert_eq!(sealed.open(), c);
+    }
+
+    /// The `stress` profile's shape: 10,000 users over 9 minutes (4 s
+    /// buckets), 9 transactions, 170,000 requests (what its run sent),
+    /// answers up to 15 s late. What the timeline holds at the end.
+    #[test]
+    fn a_10000_user_9_minute_run_keeps_its_timeline_small() {
+        let s = Duration::from_secs;
+        let clock = PhaseClock::new(
+            &[
+                ("ramp_up".into(), s(180)),
+                ("plateau".into(), s(300)),
+                ("ramp_down".into(), s(60)),
+            ],
+            false,
+        );
+        let r = Recorder::new(clock);
+        let epoch = Instant::now();
+        r.set_epoch(epoch);
+        const TXNS: [&str; 9] = [
+            "register",
+            "login",
+            "catalog",
+            "browse_list",
+            "browse_detail",
+            "cart_add",
+            "orders_list",
+            "checkout",
+            "webhook",
+        ];
+        let n: u64 = 170_000;
+        let mut x: u64 = 7;
+        for i in 0..n {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = epoch + Duration::from_micros(i * 540_000_000 / n);
+            // 1 ms to 15 s, most of them fast.
+            let latency =
+                Duration::from_micros(1_000 + (x >> 40) % 15_000_000 / (1 + (x >> 8) % 200));
+            let outcome = match (x >> 16) % 10 {
+                0..=6 => Outcome::Ok,
+                7 => Outcome::Error("503 UNAVAILABLE".into()),
+                8 => Outcome::Error("401 AUTH001".into()),
+                _ => Outcome::Refused("409 INV001".into()),
+            };
+            let user = ((x >> 24) % 10_000) as usize;
+            r.record(user, TXNS[((x >> 32) % 9) as usize], at, latency, outcome);
+        }
+        let (mut live, mut sealed, mut sealed_bytes) = (0usize, 0usize, 0usize);
+        for shard in &r.shards {
+            let shard = shard.lock().unwrap();
+            live += shard.rec.series.len();
+            sealed += shard.sealed.len();
+            sealed_bytes += shard.sealed.values().map(|c| c.v2.len()).sum::<usize>();
+        }
+        let live_bytes = live * 4 * new_series_histogram().distinct_values();
+        eprintln!(
+            "timeline: {live} live cells ({} KB), {sealed} sealed ({} KB, {} bytes each)",
+            live_bytes / 1024,
+            sealed_bytes / 1024,
+            sealed_bytes / sealed.max(1)
+        );
+        assert_eq!(r.bucket, s(4));
+        // Unsealed, every lock shard would hold all 135 × 9 cells: 8 ×
+        // 1,215 × 13 KB = 126 MB.
+        assert!(live <= 8 * 2 * 9, "{live}");
+        assert!(
+            live_bytes + sealed_bytes < 16 << 20,
+            "{live_bytes} + {sealed_bytes}"
+        );
+        let t = r.timeline(&[window(0.0, 540.0)], 540.2);
+        assert_eq!(t.series["all"].len(), 135);
+        assert_eq!(t.series["all"].iter().map(|p| p.count).sum::<u64>(), n);
+    }
+
+    #[test]
+    fn load_json_without_a_timeline_still_reads() {
+        let report = LoadReport::default();
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(!text.contains("timeline"), "{text}");
+        let back: LoadReport = serde_json::from_str(&text).unwrap();
+        assert!(back.timeline.is_empty());
+        let mut with = report.clone();
+        with.timeline = Timeline {
+            bucket_s: 2.0,
+            series: BTreeMap::from([("all".into(), vec![TimelinePoint::default()])]),
+        };
+        let text = serde_json::to_string(&with).unwrap();
+        assert_eq!(serde_json::from_str::<LoadReport>(&text).unwrap(), with);
     }
 }

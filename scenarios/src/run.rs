@@ -779,6 +779,7 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
         .into_iter()
         .filter(|w| w.name != SETUP_PHASE)
         .collect();
+    let timeline = ctx.recorder.timeline(&windows, duration.as_secs_f64());
     let report = LoadReport {
         profile: profile.name.clone(),
         mode: profile.mode.name().to_string(),
@@ -807,6 +808,7 @@ pub async fn run(plan: &LoadPlan, sut: &Sut, out_dir: &Path) -> Result<LoadRepor
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone(),
+        timeline,
     };
     let path = out_dir.join("load.json");
     report

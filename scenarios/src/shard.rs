@@ -10,10 +10,12 @@
 //!   two shards make the same user.
 //! - [`data`]: `shard.json`, the recorder's raw data (every cell with its
 //!   HDR histogram in the V2 format, the open model's lag and counters, the
-//!   phase clock, the measured seconds), written by every run.
+//!   timeline's cells and bucket width, the phase clock, the measured
+//!   seconds), written by every run.
 //! - [`merge`]: checks that shard files belong together, adds them up
 //!   exactly, and builds the `load.json` of the whole run through the same
-//!   breakdown code a single run uses ([`crate::report::breakdowns`]).
+//!   breakdown and timeline code a single run uses
+//!   ([`crate::report::breakdowns`], [`crate::report::timeline`]).
 
 pub mod data;
 pub mod merge;

@@ -9,19 +9,26 @@
 //! planned lengths, whether requests before the schedule count as `setup`),
 //! the seconds the run's rates divide by, the seeds, which shards of how
 //! many the file holds, and what `load.json` says beside its breakdowns.
+//!
+//! The timeline (`load.json`'s `timeline`) the same way, under
+//! `"timeline"`: the bucket width and every (transaction, bucket) cell with
+//! its counts, errors by class and a 2-digit histogram. Files written
+//! before the timeline existed have no such key: they read back without a
+//! timeline.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
-use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::{Counter, Histogram};
 use serde::{Deserialize, Serialize};
 
 use super::ShardSpec;
 use crate::report::{
-    breakdowns, new_histogram, Cell, GooseSummary, LoadReport, PhaseClock, PhaseWindow, Recorded,
-    Recorder, SETUP_PHASE,
+    breakdowns, new_histogram, new_series_histogram, timeline, v2_bytes, Cell, GooseSummary,
+    LoadReport, PhaseClock, PhaseWindow, Recorded, Recorder, SeriesCell, Timeline,
+    MAX_TIMELINE_BUCKETS, SETUP_PHASE,
 };
 
 /// The file name, next to `load.json` in a run's folder.
@@ -212,6 +219,9 @@ pub struct ShardData {
     pub apart: Vec<String>,
     /// Open mode: arrivals the schedule planned.
     pub planned: Option<u64>,
+    /// The timeline's bucket width in seconds; `None`: a file written
+    /// before the timeline existed (no timeline).
+    pub bucket_s: Option<f64>,
     pub(crate) recorded: Recorded<String>,
 }
 
@@ -240,6 +250,7 @@ impl ShardData {
             run_seconds: c.run_seconds,
             apart: recorder.apart(),
             planned: c.planned,
+            bucket_s: Some(recorder.bucket().as_secs_f64()),
             recorded: recorder.export(),
         }
     }
@@ -256,6 +267,17 @@ impl ShardData {
             self.run_seconds,
             self.planned,
         );
+        let timeline = match self.bucket_s {
+            Some(bucket_s) => timeline(
+                &self.recorded.series,
+                &apart,
+                bucket_s,
+                self.clock.phases.iter().map(|p| p.seconds).sum(),
+                &self.info.phases,
+                self.run_seconds,
+            ),
+            None => Timeline::default(),
+        };
         let info = self.info.clone();
         LoadReport {
             profile: info.profile,
@@ -274,6 +296,7 @@ impl ShardData {
             goose: info.goose,
             generator: info.generator,
             error_examples: info.error_examples,
+            timeline,
         }
     }
 
@@ -304,6 +327,24 @@ impl ShardData {
         cells.sort_by(|a, b| {
             (&a.transaction, index(&a.phase)).cmp(&(&b.transaction, index(&b.phase)))
         });
+        let timeline = self.bucket_s.map(|bucket_s| {
+            let mut cells: Vec<SeriesCellFile> = self
+                .recorded
+                .series
+                .iter()
+                .map(|((txn, bucket), c)| SeriesCellFile {
+                    transaction: txn.clone(),
+                    bucket: *bucket,
+                    count: c.count,
+                    ok: c.ok,
+                    refusals: c.refusals,
+                    errors: c.errors.clone(),
+                    histogram: encode(&c.hist),
+                })
+                .collect();
+            cells.sort_by(|a, b| (&a.transaction, a.bucket).cmp(&(&b.transaction, b.bucket)));
+            TimelineFile { bucket_s, cells }
+        });
         let file = ShardFile {
             format: FORMAT.to_string(),
             run: self.info.clone(),
@@ -329,6 +370,7 @@ impl ShardData {
                 skipped_at_start: self.recorded.skipped,
                 send_lag: self.recorded.lag.as_ref().map(encode),
             },
+            timeline,
         };
         serde_json::to_string_pretty(&file).expect("a shard file serialises") + "\n"
     }
@@ -390,7 +432,8 @@ impl ShardData {
                     file.clock.describe()
                 ))
             })?;
-            let hist = decode(&c.histogram).map_err(|m| invalid(format!("{at}: {m}")))?;
+            let hist =
+                decode(&c.histogram, new_histogram()).map_err(|m| invalid(format!("{at}: {m}")))?;
             let outcomes = c.ok + c.errors.values().sum::<u64>() + c.refusals.values().sum::<u64>();
             if hist.len() != c.count || outcomes != c.count {
                 return Err(invalid(format!(
@@ -421,12 +464,64 @@ impl ShardData {
         recorded.lag = open
             .send_lag
             .as_deref()
-            .map(decode)
+            .map(|h| decode(h, new_histogram()))
             .transpose()
             .map_err(|m| invalid(format!("open_model.send_lag: {m}")))?;
         recorded.sent = open.sent;
         recorded.late = open.late_over_10ms;
         recorded.skipped = open.skipped_at_start;
+        let bucket_s = match file.timeline {
+            Some(t) => {
+                if !(t.bucket_s.is_finite() && t.bucket_s >= 0.001 && t.bucket_s <= 1e9) {
+                    return Err(invalid(format!(
+                        "timeline.bucket_s is {}, not a width in seconds",
+                        t.bucket_s
+                    )));
+                }
+                for (n, c) in t.cells.into_iter().enumerate() {
+                    let at = format!(
+                        "timeline.cells[{n}] ({} in bucket {})",
+                        c.transaction, c.bucket
+                    );
+                    if c.bucket >= MAX_TIMELINE_BUCKETS {
+                        return Err(invalid(format!(
+                            "{at}: a timeline has at most {MAX_TIMELINE_BUCKETS} buckets"
+                        )));
+                    }
+                    let hist = decode(&c.histogram, new_series_histogram())
+                        .map_err(|m| invalid(format!("{at}: {m}")))?;
+                    let outcomes = c
+                        .errors
+                        .values()
+                        .fold(c.ok.saturating_add(c.refusals), |a, n| a.saturating_add(*n));
+                    if hist.len() != c.count || outcomes != c.count {
+                        return Err(invalid(format!(
+                            "{at}: count {} but {} latencies and {outcomes} outcomes",
+                            c.count,
+                            hist.len()
+                        )));
+                    }
+                    let key = (c.transaction, c.bucket);
+                    if recorded.series.contains_key(&key) {
+                        return Err(invalid(format!(
+                            "{at}: a second cell for the same transaction and bucket"
+                        )));
+                    }
+                    recorded.series.insert(
+                        key,
+                        SeriesCell {
+                            count: c.count,
+                            ok: c.ok,
+                            refusals: c.refusals,
+                            errors: c.errors,
+                            hist,
+                        },
+                    );
+                }
+                Some(t.bucket_s)
+            }
+            None => None,
+        };
         Ok(ShardData {
             info: file.run,
             run_seed: file.seed.run,
@@ -438,6 +533,7 @@ impl ShardData {
             run_seconds: file.seconds.run,
             apart: file.apart,
             planned: open.planned,
+            bucket_s,
             recorded,
         })
     }
@@ -478,12 +574,8 @@ fn json_problem(e: &serde_json::Error) -> String {
     }
 }
 
-fn encode(h: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    V2Serializer::new()
-        .serialize(h, &mut bytes)
-        .expect("a histogram serialises into memory");
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+fn encode<T: Counter>(h: &Histogram<T>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(v2_bytes(h))
 }
 
 /// hdrhistogram's V2 format: cookie, payload length, normalizing offset,
@@ -492,14 +584,14 @@ fn encode(h: &Histogram<u64>) -> String {
 const V2_COOKIE: u32 = 0x1c84_9313;
 const V2_HEADER: usize = 40;
 
-/// A histogram from its base64 V2 form, with the bounds every recorder
-/// uses (so it adds to the others exactly). The header is checked first:
-/// the payload length must be what follows it, and the bounds gauntlet's.
-fn decode(text: &str) -> Result<Histogram<u64>, String> {
+/// A histogram from its base64 V2 form, with the bounds of `want` (empty:
+/// those every recorder uses for that kind, so it adds to the others
+/// exactly). The header is checked first: the payload length must be what
+/// follows it, and the bounds gauntlet's.
+fn decode<T: Counter>(text: &str, want: Histogram<T>) -> Result<Histogram<T>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
         .map_err(|e| format!("histogram is not base64: {e}"))?;
-    let want = new_histogram();
     let header = bytes.get(..V2_HEADER).ok_or_else(|| {
         format!(
             "histogram is {} bytes, shorter than a V2 header",
@@ -531,7 +623,7 @@ fn decode(text: &str) -> Result<Histogram<u64>, String> {
             want.sigfig()
         ));
     }
-    let h: Histogram<u64> = Deserializer::new()
+    let h: Histogram<T> = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("histogram does not decode: {e}"))?;
     let mut same = want;
@@ -554,6 +646,9 @@ struct ShardFile {
     apart: Vec<String>,
     cells: Vec<CellFile>,
     open_model: OpenFile,
+    /// Absent from files written before the timeline existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timeline: Option<TimelineFile>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -600,4 +695,26 @@ struct OpenFile {
     skipped_at_start: u64,
     /// hdrhistogram V2, base64: send lag in µs.
     send_lag: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimelineFile {
+    bucket_s: f64,
+    cells: Vec<SeriesCellFile>,
+}
+
+/// One transaction in one bucket of the timeline.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeriesCellFile {
+    transaction: String,
+    bucket: u32,
+    count: u64,
+    ok: u64,
+    refusals: u64,
+    /// By class.
+    errors: BTreeMap<String, u64>,
+    /// hdrhistogram V2, base64: latencies in µs, 2 significant digits.
+    histogram: String,
 }

@@ -28,7 +28,10 @@ pub struct Merged {
 
 /// Merges `parts` (each with the name it came from). Refused unless they
 /// are parts of one run: the same profile, mode and phase clock, the same
-/// shard count, no shard twice; and, unless `partial`, every shard there.
+/// timeline bucket width, the same shard count, no shard twice; and,
+/// unless `partial`, every shard there. A shard written before the
+/// timeline existed (no timeline) leaves the merged run without one, with
+/// a note.
 pub fn merge(parts: Vec<(String, ShardData)>, partial: bool) -> Result<Merged, ShardError> {
     let mut parts = parts;
     parts.sort_by_key(|(_, d)| d.indices.first().copied());
@@ -37,6 +40,8 @@ pub fn merge(parts: Vec<(String, ShardData)>, partial: bool) -> Result<Merged, S
     };
     let mut notes = Vec::new();
     let mut seen: Vec<(u32, &str)> = Vec::new();
+    // The first shard with a timeline, and its bucket width.
+    let mut timed: Option<(&str, f64)> = None;
     for (origin, d) in &parts {
         let differ = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
             ShardError::Mismatch(format!(
@@ -55,6 +60,15 @@ pub fn merge(parts: Vec<(String, ShardData)>, partial: bool) -> Result<Merged, S
                 &first.clock.describe(),
                 &d.clock.describe(),
             ));
+        }
+        match (timed, d.bucket_s) {
+            (Some((other, a)), Some(b)) if a != b => {
+                return Err(ShardError::Mismatch(format!(
+                    "{other} has timeline buckets of {a} s, {origin} of {b} s"
+                )));
+            }
+            (None, Some(b)) => timed = Some((origin.as_str(), b)),
+            _ => {}
         }
         if d.count != first.count {
             return Err(ShardError::Mismatch(format!(
@@ -91,6 +105,22 @@ pub fn merge(parts: Vec<(String, ShardData)>, partial: bool) -> Result<Merged, S
     let mut merged = first.clone();
     for (_, d) in &parts[1..] {
         add(&mut merged, d);
+    }
+    let untimed: Vec<&str> = parts
+        .iter()
+        .filter(|(_, d)| d.bucket_s.is_none())
+        .map(|(origin, _)| origin.as_str())
+        .collect();
+    if !untimed.is_empty() {
+        if untimed.len() < parts.len() {
+            notes.push(format!(
+                "{} {} no timeline (written by an older gauntlet): the merged load.json has none",
+                untimed.join(", "),
+                if untimed.len() == 1 { "has" } else { "have" }
+            ));
+        }
+        merged.bucket_s = None;
+        merged.recorded.series.clear();
     }
     merged.indices = have.into_iter().collect();
     merged.seed = merged.run_seed;

@@ -285,22 +285,7 @@ fn shard_json(
         started_at: format!("2025-01-01T00:00:0{}Z", spec.index % 10),
         duration_s: seconds,
         users,
-        phases: vec![
-            PhaseWindow {
-                name: "ramp_up".into(),
-                start_s: 0.0,
-                end_s: 10.0,
-                users,
-                rate: None,
-            },
-            PhaseWindow {
-                name: "plateau".into(),
-                start_s: 10.0,
-                end_s: 30.0,
-                users,
-                rate: None,
-            },
-        ],
+        phases: windows(open, users),
         goose: Some(GooseSummary {
             requests: 10,
             ..GooseSummary::default()
@@ -320,6 +305,27 @@ fn shard_json(
         },
     )
     .to_json()
+}
+
+/// The phase windows `load.json` lists (open mode: after a 2 s setup).
+fn windows(open: bool, users: u32) -> Vec<PhaseWindow> {
+    let lead = if open { 2.0 } else { 0.0 };
+    vec![
+        PhaseWindow {
+            name: "ramp_up".into(),
+            start_s: lead,
+            end_s: lead + 10.0,
+            users,
+            rate: None,
+        },
+        PhaseWindow {
+            name: "plateau".into(),
+            start_s: lead + 10.0,
+            end_s: lead + 30.0,
+            users,
+            rate: None,
+        },
+    ]
 }
 
 fn slos() -> SloSet {
@@ -376,6 +382,7 @@ proptest! {
             whole_seconds.insert(0, f64::from(n));
         }
         let live = whole.snapshot(&whole_seconds, 30.0, total_planned);
+        let live_timeline = whole.timeline(&windows(open, 40), 30.0);
         let setup_s = f64::from(n);
         let text = shard_json(&whole, open, ShardSpec::WHOLE, (30.0, setup_s), 40, total_planned);
         let alone = ShardData::parse(&text, "whole").unwrap();
@@ -419,6 +426,49 @@ proptest! {
         prop_assert_eq!(&report.open_model, &alone_report.open_model);
         let slos = slos();
         prop_assert_eq!(evaluate(&report, &slos), evaluate(&alone_report, &slos));
+
+        // The timeline too: one recorder's, its file's and the merged
+        // shards' are the same, and each series adds up to its breakdown
+        // (less open mode's setup, which the timeline leaves out).
+        prop_assert_eq!(&alone_report.timeline, &live_timeline);
+        prop_assert_eq!(&report.timeline, &alone_report.timeline);
+        let t = &report.timeline;
+        prop_assert!(!t.is_empty());
+        prop_assert_eq!(t.bucket_s, 1.0);
+        let lead = if open { 2.0 } else { 0.0 };
+        // Up to the run's end (30 s less open mode's setup), or further to
+        // the last bucket with a request: those past the schedule's 30 s
+        // count in its last bucket.
+        let last = events
+            .iter()
+            .filter_map(|(e, _)| match e {
+                Event::Request { at_ms: Some(ms), .. } => Some((*ms / 1000).min(29) as usize + 1),
+                Event::Request { at_ms: None, .. } if !open => Some(1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        for (name, points) in &t.series {
+            prop_assert_eq!(points.len(), (30 - lead as usize).max(last), "{}", name);
+            for (k, p) in points.iter().enumerate() {
+                prop_assert_eq!(p.t_s, lead + k as f64);
+                prop_assert_eq!(p.count, p.ok + p.errors + p.refusals);
+                prop_assert_eq!(p.errors, p.error_classes.values().sum::<u64>());
+                prop_assert_eq!(p.p50_ms.is_none(), p.count == 0);
+            }
+            let b = if name == "all" { &report.all } else { &report.transactions[name] };
+            let setup = b.phases.get("setup").map_or(0, |s| s.count);
+            let summed: u64 = points.iter().map(|p| p.count).sum();
+            prop_assert_eq!(summed, b.run.count - setup, "{}", name);
+            let errors: u64 = points.iter().map(|p| p.errors).sum();
+            let setup_errors = b.phases.get("setup").map_or(0, |s| s.errors_total);
+            prop_assert_eq!(errors, b.run.errors_total - setup_errors, "{}", name);
+        }
+        for name in report.transactions.keys() {
+            let b = &report.transactions[name];
+            let setup = b.phases.get("setup").map_or(0, |s| s.count);
+            prop_assert_eq!(t.series.contains_key(name), b.run.count > setup, "{}", name);
+        }
 
         // The merged file reads back to the same report.
         let again = ShardData::parse(&merged.data.to_json(), "merged").unwrap();
@@ -526,6 +576,23 @@ fn a_damaged_shard_file_says_what_is_wrong() {
             good.replacen("\"ok\":", "\"okay\":", 1),
             "unknown field `okay`",
         ),
+        (
+            good.replacen("\"ok\": 4,\n        \"refusals\": 0", "\"ok\": 3,\n        \"refusals\": 0", 1),
+            "timeline.cells[0] (checkout in bucket 0): count 4 but 4 latencies and 3 outcomes",
+        ),
+        (
+            good.replacen("\"bucket\": 0", "\"bucket\": 10000", 1),
+            "timeline.cells[0] (checkout in bucket 10000): a timeline has at most 10000 buckets",
+        ),
+        (
+            good.replacen("\"bucket_s\": 1.0", "\"bucket_s\": 0.0", 1),
+            "timeline.bucket_s is 0, not a width in seconds",
+        ),
+        (
+            good.replacen("\"cells\": [\n      {\n        \"transaction\": \"checkout\",\n        \"bucket\"",
+                "\"cells\": [\n      {\n        \"transaction\": \"checkout\",\n        \"bucket\": 0, \"x\": 1, \"b\"", 1),
+            "unknown field `x`",
+        ),
     ];
     for (text, says) in cases {
         let e = ShardData::parse(&text, "f.json")
@@ -624,4 +691,95 @@ fn merged_headers_add_up() {
     assert!(m.notes[0].contains("seed 8"), "{:?}", m.notes);
     let info: RunInfo = m.data.info.clone();
     assert_eq!(info.phases[0].users, 8);
+}
+
+/// `sample_json` as a gauntlet that had no timeline wrote it.
+fn without_timeline(index: u32) -> (String, ShardData) {
+    let mut file: serde_json::Value = serde_json::from_str(&sample_json()).unwrap();
+    file.as_object_mut().unwrap().remove("timeline").unwrap();
+    file["shards"]["indices"] = serde_json::json!([index]);
+    let name = format!("old-{index}");
+    let d = ShardData::parse(&file.to_string(), &name).unwrap();
+    (name, d)
+}
+
+#[test]
+fn shard_files_without_a_timeline_merge_without_one() {
+    let (_, old) = without_timeline(0);
+    assert_eq!(old.bucket_s, None);
+    assert!(old.recorded.series.is_empty());
+    let report = old.report();
+    assert!(report.timeline.is_empty());
+    assert_eq!(report.all.run.count, 8, "the rest reads as before");
+    assert!(!old.to_json().contains("\"timeline\""));
+
+    let m = merge(vec![without_timeline(0), without_timeline(1)], true).unwrap();
+    assert!(m.data.report().timeline.is_empty());
+    assert!(m.notes.is_empty(), "{:?}", m.notes);
+
+    // With a shard that has one: none either, and a note says why.
+    let (new_name, mut new) = part(1, 3, "p", 20.0);
+    new.indices = vec![2];
+    assert!(!new.report().timeline.is_empty());
+    let m = merge(vec![without_timeline(0), (new_name, new)], true).unwrap();
+    let merged = m.data.report();
+    assert!(merged.timeline.is_empty());
+    assert_eq!(merged.all.run.count, 16);
+    assert!(m.data.recorded.series.is_empty());
+    assert_eq!(
+        m.notes,
+        ["old-0 has no timeline (written by an older gauntlet): the merged load.json has none"]
+    );
+}
+
+#[test]
+fn shards_with_different_timeline_buckets_do_not_merge() {
+    let (a_name, a) = part(0, 2, "p", 20.0);
+    let (b_name, mut b) = part(1, 2, "p", 20.0);
+    b.bucket_s = Some(2.0);
+    let e = merge(vec![(a_name, a.clone()), (b_name, b)], false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("shard-0 has timeline buckets of 1 s, shard-1 of 2 s"),
+        "{e}"
+    );
+    // The shards of one profile share the width: it comes from the
+    // schedule, which every shard of a run has whole.
+    let p = Profile::parse(
+        &format!(
+            "{MIX}[[phase]]\nname=\"ramp_up\"\nusers=1000\nduration=\"3m\"\n\
+             [[phase]]\nname=\"plateau\"\nusers=997\nduration=\"6m\"\n"
+        ),
+        "p.toml",
+        "p",
+    )
+    .unwrap();
+    let widths: Vec<Duration> = ShardSpec::all(7)
+        .map(|s| {
+            let q = p.for_shard(&s);
+            let phases: Vec<(String, Duration)> = q
+                .phases
+                .iter()
+                .map(|ph| (ph.name.clone(), ph.duration))
+                .collect();
+            Recorder::new(PhaseClock::new(&phases, false)).bucket()
+        })
+        .collect();
+    assert_eq!(widths, [Duration::from_secs(4); 7]);
+    // Compared with the first shard that has a timeline.
+    let (one, _) = part(1, 3, "p", 20.0);
+    let (two_name, mut two) = part(2, 3, "p", 20.0);
+    two.bucket_s = Some(2.0);
+    let parts = vec![without_timeline(0), part(1, 3, "p", 20.0), (two_name, two)];
+    let e = merge(parts, false).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "{one} has timeline buckets of 1 s, shard-2 of 2 s"
+        )),
+        "{e}"
+    );
+    let (c_name, mut c) = part(1, 2, "p", 20.0);
+    c.indices = vec![1];
+    assert!(merge(vec![("shard-0".into(), a), (c_name, c)], false).is_ok());
 }
