@@ -18,7 +18,7 @@ fn page(dir: &str) -> String {
 
 #[test]
 fn the_model_of_each_suite_is_stable() {
-    for dir in ["chaos", "drill", "journeys", "props", "load-old"] {
+    for dir in ["chaos", "drill", "journeys", "props", "load", "load-old"] {
         let report = html::build(&runs().join(dir)).unwrap();
         insta::assert_json_snapshot!(format!("model_{dir}"), report);
     }
@@ -42,7 +42,7 @@ fn assert_self_contained(html: &str) {
 
 #[test]
 fn every_page_is_self_contained() {
-    for dir in ["chaos", "drill", "journeys", "props", "load-old"] {
+    for dir in ["chaos", "drill", "journeys", "props", "load", "load-old"] {
         assert_self_contained(&page(dir));
     }
 }
@@ -130,4 +130,26 @@ fn a_folder_without_results_is_an_error_that_names_what_it_looked_for() {
     std::fs::write(empty.path().join("load.json"), "{ not json").unwrap();
     let err = html::build(empty.path()).unwrap_err();
     assert!(err.to_string().contains("load.json"), "{err}");
+}
+
+#[test]
+fn load_draws_latency_and_throughput_over_time_for_all_and_each_transaction() {
+    let report = html::build(&runs().join("load")).unwrap();
+    let Section::Load(load) = &report.sections[0] else {
+        panic!("a load section")
+    };
+    assert_eq!(load.series[0].name, "all", "all first");
+    assert!(load.series.len() > 5, "and each transaction");
+    let all = &load.series[0];
+    assert!(all.points.len() >= 30, "a point per second of a 30 s run");
+    // One p95 and one p99 line for all, though the SLO is judged over the
+    // run and over its one phase.
+    let metrics: Vec<&str> = all.slos.iter().map(|s| s.metric.as_str()).collect();
+    assert_eq!(metrics, vec!["p95", "p99"], "{:?}", all.slos);
+    let html = html::render(&report);
+    for series in &load.series {
+        assert!(html.contains(&format!("{}: latency over time", series.name)));
+        assert!(html.contains(&format!("{}: throughput and errors over time", series.name)));
+    }
+    assert_eq!(html.matches("<svg").count(), 2 * load.series.len());
 }

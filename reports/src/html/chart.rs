@@ -156,7 +156,12 @@ fn chart_error(title: &str) -> impl Fn(String) -> ChartError + '_ {
     }
 }
 
-/// The largest y a chart shows: the data and thresholds, plus headroom.
+/// How far above the data a threshold may lie and still be drawn: a limit
+/// ten times the data would flatten the lines into the axis.
+const THRESHOLD_REACH: f64 = 3.0;
+
+/// The largest y a chart shows: the data and the thresholds within reach,
+/// plus headroom.
 fn y_extent(chart: &TimeChart) -> f64 {
     let lines = chart
         .lines
@@ -166,13 +171,25 @@ fn y_extent(chart: &TimeChart) -> f64 {
         .stack
         .iter()
         .flat_map(|s| (0..s.x.len()).map(|i| s.layers.iter().map(|l| l.values[i]).sum::<f64>()));
-    let limits = chart.thresholds.iter().map(|t| t.y);
-    let max = lines.chain(stacked).chain(limits).fold(0.0, f64::max);
+    let data = lines.chain(stacked).fold(0.0, f64::max);
+    let limits = chart
+        .thresholds
+        .iter()
+        .map(|t| t.y)
+        .filter(|y| data <= 0.0 || *y <= data * THRESHOLD_REACH)
+        .fold(0.0, f64::max);
+    let max = data.max(limits);
     if max > 0.0 {
         max * 1.15
     } else {
         1.0
     }
+}
+
+/// The thresholds too far above the data to be drawn (the page names them).
+pub fn thresholds_above(chart: &TimeChart) -> Vec<&Threshold> {
+    let y_max = y_extent(chart);
+    chart.thresholds.iter().filter(|t| t.y > y_max).collect()
 }
 
 pub fn time_chart(chart: &TimeChart) -> Result<String, ChartError> {
@@ -272,7 +289,7 @@ fn draw_time_chart(chart: &TimeChart, svg: &mut String) -> Result<(), String> {
             }
         }
     }
-    for t in &chart.thresholds {
+    for t in chart.thresholds.iter().filter(|t| t.y <= y_max) {
         let style = Colour::Limit.rgb().stroke_width(1);
         ctx.draw_series(DashedLineSeries::new(
             [(t.from.max(0.0), t.y), (t.to.min(x_max), t.y)],
@@ -565,6 +582,28 @@ mod tests {
         }
         // The dashed threshold and marker are drawn as many short lines.
         assert!(svg.matches("<polyline").count() + svg.matches("<line").count() > 10);
+    }
+
+    #[test]
+    fn a_threshold_far_above_the_data_is_left_out_not_drawn_flat() {
+        let mut chart = sample();
+        chart.thresholds.push(Threshold {
+            label: "p99 SLO 1000 ms".into(),
+            y: 1000.0,
+            from: 0.0,
+            to: 10.0,
+        });
+        let above: Vec<&str> = thresholds_above(&chart)
+            .iter()
+            .map(|t| t.label.as_str())
+            .collect();
+        assert_eq!(
+            above,
+            vec!["p99 SLO 1000 ms"],
+            "8 ms is within reach of 5 ms data"
+        );
+        let svg = time_chart(&chart).unwrap();
+        assert!(svg.contains("p95 SLO 8 ms") && !svg.contains("p99 SLO 1000 ms"));
     }
 
     #[test]

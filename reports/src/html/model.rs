@@ -624,7 +624,7 @@ fn load(v: &Value, verdicts: &Value) -> Load {
             .map(|p| (p.start_s, p.end_s))
     };
     let slos_for = |series: &str| -> Vec<SloLine> {
-        verdict_rows
+        let mut lines: Vec<SloLine> = verdict_rows
             .iter()
             .filter(|r| r.unit == "ms")
             .filter_map(|r| {
@@ -651,7 +651,16 @@ fn load(v: &Value, verdicts: &Value) -> Load {
                     passed: r.passed,
                 })
             })
-            .collect()
+            .collect();
+        // A phase's SLO equal to the run's (a one-phase profile) is one line.
+        let mut seen: Vec<(String, u64)> = Vec::new();
+        lines.retain(|l| {
+            let key = (l.metric.clone(), l.ms.to_bits());
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        });
+        lines
     };
     let timeline = v.get("timeline");
     let bucket_s = timeline.and_then(|t| opt_float(t, "bucket_s"));

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use super::chart::{
-    lane_chart, time_chart, Band, Colour, Lane, LaneChart, Layer, Line, Marker, Span, Stack,
-    Threshold, TimeChart,
+    lane_chart, thresholds_above, time_chart, Band, Colour, Lane, LaneChart, Layer, Line, Marker,
+    Span, Stack, Threshold, TimeChart,
 };
 use super::model::{
     class_list, seconds, trim_number, Chaos, Check, Drill, Event, Experiment, Journeys, Load,
@@ -457,10 +457,12 @@ fn latency_chart(l: &Load, series: &Series, bands: &[Band]) -> String {
         height: 250,
         bands: bands.to_vec(),
         stack: None,
+        // Highest first, so where two percentiles are equal (a bucket with
+        // few requests) the lower one is drawn on top and both show.
         lines: vec![
-            line("p50", 0, |p| p.p50_ms),
-            line("p95", 1, |p| p.p95_ms),
             line("p99", 2, |p| p.p99_ms),
+            line("p95", 1, |p| p.p95_ms),
+            line("p50", 0, |p| p.p50_ms),
         ],
         thresholds: series
             .slos
@@ -474,12 +476,21 @@ fn latency_chart(l: &Load, series: &Series, bands: &[Band]) -> String {
             .collect(),
         markers: vec![],
     };
+    let above: Vec<String> = thresholds_above(&chart)
+        .iter()
+        .map(|t| t.label.clone())
+        .collect();
     figure(
         time_chart(&chart),
         &format!(
-            "{}: p50, p95 and p99 per {} s, SLO limits dashed, phases shaded.",
+            "{}: p50, p95 and p99 per {} s, SLO limits dashed, phases shaded.{}",
             series.name,
-            trim_number(l.bucket_s.unwrap_or(1.0))
+            trim_number(l.bucket_s.unwrap_or(1.0)),
+            if above.is_empty() {
+                String::new()
+            } else {
+                format!(" Far above the data, not drawn: {}.", above.join(", "))
+            }
         ),
     )
 }
