@@ -529,11 +529,16 @@ fn opt_uint(v: &Value, key: &str) -> Option<u64> {
 }
 
 fn float(v: &Value, key: &str) -> f64 {
-    v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
+    opt_float(v, key).unwrap_or(0.0)
 }
 
+/// A number, rounded to a millionth: serde_json's fast float parsing (the
+/// default) and its exact one (`float_roundtrip`, which another crate of a
+/// build may switch on) can differ in the last bit, and the model must not.
 fn opt_float(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
+    v.get(key)
+        .and_then(Value::as_f64)
+        .map(|x| (x * 1e6).round() / 1e6)
 }
 
 fn flag(v: &Value, key: &str) -> bool {

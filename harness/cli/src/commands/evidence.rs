@@ -300,7 +300,7 @@ mod tests {
                 ],
                 Some(1)
             ),
-            r"gauntlet journeys --target http://ops:***@127.0.0.1:8080/api --only 'it'\''s here' --seed 1"
+            r"gauntlet journeys --target 'http://ops:***@127.0.0.1:8080/api' --only 'it'\''s here' --seed 1"
         );
         assert_eq!(
             mask_password("http://127.0.0.1:8080"),
