@@ -101,5 +101,5 @@ pub(super) fn conclude(
             d.count
         );
     }
-    Ok(judge(&report, slos, invariants, out))
+    Ok(judge(&report, &verdicts, invariants, out))
 }

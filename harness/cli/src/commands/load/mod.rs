@@ -17,7 +17,7 @@ use gauntlet_harness::config::Config;
 use gauntlet_harness::invariants::{self, InvariantResult};
 use gauntlet_harness::sut::Sut;
 use gauntlet_harness::{exit_codes, stack, Error, Result};
-use gauntlet_scenarios::slo::{all_passed, verdict_table};
+use gauntlet_scenarios::slo::{all_passed, verdict_table, Verdict};
 use gauntlet_scenarios::{evaluate, LoadPlan, LoadReport, Profile, SloFile};
 
 use super::{evidence, launch_options, project_for, with_sut, Interrupts, Source};
@@ -151,7 +151,9 @@ pub async fn run(global: &Global, mut args: LoadArgs) -> Result<i32> {
         },
     )
     .await?;
-    let code = judge(&report, &slos, invariants.as_deref(), &out);
+    let verdicts = evaluate(&report, &slos);
+    write_summary(&report, &verdicts, &out);
+    let code = judge(&report, &verdicts, invariants.as_deref(), &out);
     match shard {
         None => Ok(code),
         Some(spec) => {
@@ -257,11 +259,8 @@ async fn attack(plan: &LoadPlan, sut: &Sut, out: &Path) -> Result<LoadReport> {
 
 /// `summary.md` of a single run (a merge writes its own): the verdict,
 /// the transaction and verdict tables as the terminal shows them.
-fn write_summary(report: &LoadReport, verdicts: &[gauntlet_scenarios::slo::Verdict], out: &Path) {
+fn write_summary(report: &LoadReport, verdicts: &[Verdict], out: &Path) {
     let path = out.join("summary.md");
-    if path.exists() {
-        return;
-    }
     let passed = all_passed(verdicts) && report.aborted.is_none();
     let text = format!(
         "# Load `{}`: {}\n\n{} mode, {} users, {:.1} s, target {}, started {}.{}\n\n\
@@ -291,22 +290,20 @@ fn write_summary(report: &LoadReport, verdicts: &[gauntlet_scenarios::slo::Verdi
 /// attack ran to its end; 1 otherwise.
 fn judge(
     report: &LoadReport,
-    slos: &gauntlet_scenarios::SloSet,
+    verdicts: &[Verdict],
     invariants: Option<&[InvariantResult]>,
     out: &Path,
 ) -> i32 {
-    let verdicts = evaluate(report, slos);
     let _ = std::fs::write(
         out.join("verdicts.json"),
-        serde_json::to_string_pretty(&verdicts).expect("serialisable") + "\n",
+        serde_json::to_string_pretty(verdicts).expect("serialisable") + "\n",
     );
-    write_summary(report, &verdicts, out);
     outln!("latency: {}", report.latency_mode);
     if let Some(reason) = &report.aborted {
         outln!("ABORTED: {reason}");
     }
     outln!("\n{}", report.transaction_table());
-    outln!("{}", verdict_table(&verdicts));
+    outln!("{}", verdict_table(verdicts));
     if let Some(g) = &report.generator {
         outln!(
             "generator: {:.1} CPU s ({:.1} ms per 1,000 requests, {:.0} % of one core of {}), peak memory {:.0} MiB, open-file limit {}",
@@ -334,7 +331,7 @@ fn judge(
         }
     };
     outln!("reports in {}", out.display());
-    if all_passed(&verdicts) && invariant_ok && report.aborted.is_none() {
+    if all_passed(verdicts) && invariant_ok && report.aborted.is_none() {
         exit_codes::OK
     } else {
         exit_codes::CHECK_FAILED
