@@ -69,66 +69,73 @@ impl Facts {
     }
 }
 
-struct Pending {
+/// The run directory a command made.
+struct RunDir {
     dir: PathBuf,
     run_id: String,
     system: String,
-    seed: Option<u64>,
-    defects: Vec<String>,
 }
 
-/// The run directory of this process's command (one per process).
-static RUN: Mutex<Option<Pending>> = Mutex::new(None);
+/// What [`finish`] needs, noted as the command goes (one per process): the
+/// directory and the system under test's seed and defects, in whichever
+/// order the command reaches them.
+struct Noted {
+    dir: Option<RunDir>,
+    sut: Option<(u64, Vec<String>)>,
+}
 
-fn pending() -> std::sync::MutexGuard<'static, Option<Pending>> {
-    RUN.lock().unwrap_or_else(|p| p.into_inner())
+static NOTED: Mutex<Noted> = Mutex::new(Noted {
+    dir: None,
+    sut: None,
+});
+
+fn noted() -> std::sync::MutexGuard<'static, Noted> {
+    NOTED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Creates the run directory ([`super::out_dir`]) and remembers it for
 /// [`finish`]. The first one a command makes is its run directory.
 pub fn run_dir(explicit: Option<&PathBuf>, config: &Config, run_id: &str) -> Result<PathBuf> {
     let dir = super::out_dir(explicit, config, run_id)?;
-    let mut run = pending();
-    if run.is_none() {
-        *run = Some(Pending {
-            dir: dir.clone(),
-            run_id: run_id.to_string(),
-            system: config.system.name.clone(),
-            seed: None,
-            defects: Vec::new(),
-        });
-    }
+    noted().dir.get_or_insert_with(|| RunDir {
+        dir: dir.clone(),
+        run_id: run_id.to_string(),
+        system: config.system.name.clone(),
+    });
     Ok(dir)
 }
 
 /// The seed and defects the system under test runs with (from the
 /// lifecycle, which knows them for fresh runs, existing runs and targets).
 pub fn note_sut(seed: u64, defects: &[String]) {
-    SUT.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .replace((seed, defects.to_vec()));
+    noted().sut = Some((seed, defects.to_vec()));
 }
-
-static SUT: Mutex<Option<(u64, Vec<String>)>> = Mutex::new(None);
 
 /// Writes `run.json` and `report.html` into the run directory, if the
 /// command made one, and links the page from `summary.md`. Problems are
 /// printed, never change the exit code: the run's verdict stands.
 pub fn finish(facts: &Facts, started: Instant, started_at: &str, code: i32) {
-    let Some(mut run) = pending().take() else {
+    let Noted { dir, sut } = std::mem::replace(
+        &mut *noted(),
+        Noted {
+            dir: None,
+            sut: None,
+        },
+    );
+    let Some(run) = dir else {
         return;
     };
-    if let Some((seed, defects)) = SUT.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        run.seed = Some(seed);
-        run.defects = defects;
-    }
+    let (seed, defects) = match sut {
+        Some((seed, defects)) => (Some(seed), defects),
+        None => (None, Vec::new()),
+    };
     let args: Vec<String> = std::env::args().collect();
     let info = RunInfo {
         schema: RunInfo::SCHEMA,
         command: facts.command.clone(),
         run_id: Some(run.run_id.clone()),
-        seed: run.seed,
-        defects: run.defects.clone(),
+        seed,
+        defects,
         profile: facts.profile.clone(),
         experiments: facts.experiments.clone(),
         fixture: facts.fixture.clone(),
@@ -136,7 +143,7 @@ pub fn finish(facts: &Facts, started: Instant, started_at: &str, code: i32) {
         started_at: started_at.to_string(),
         duration_s: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         exit_code: code,
-        replay: replay_command(&args, facts.seeded.then_some(run.seed).flatten()),
+        replay: replay_command(&args, seed.filter(|_| facts.seeded)),
         gauntlet_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     if let Err(e) = write_run_json(&run.dir, &info) {
