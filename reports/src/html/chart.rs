@@ -85,6 +85,14 @@ pub struct Band {
     pub colour: Colour,
 }
 
+impl Band {
+    /// The part of the band on an axis from 0 to `x_max`, if any.
+    fn within(&self, x_max: f64) -> Option<(f64, f64)> {
+        let (from, to) = (self.from.max(0.0), self.to.min(x_max));
+        (to > from).then_some((from, to))
+    }
+}
+
 /// A vertical marker at `at`, labelled.
 #[derive(Debug, Clone)]
 pub struct Marker {
@@ -226,10 +234,9 @@ fn draw_time_chart(chart: &TimeChart, svg: &mut String) -> Result<(), String> {
         .draw()
         .map_err(err)?;
     for band in &chart.bands {
-        let (from, to) = (band.from.max(0.0), band.to.min(x_max));
-        if to <= from {
+        let Some((from, to)) = band.within(x_max) else {
             continue;
-        }
+        };
         ctx.draw_series(std::iter::once(Rectangle::new(
             [(from, 0.0), (to, y_max)],
             band.colour.band_style(),
@@ -428,10 +435,9 @@ fn draw_lane_chart(chart: &LaneChart, svg: &mut String) -> Result<(), String> {
         .draw()
         .map_err(err)?;
     for band in &chart.bands {
-        let (from, to) = (band.from.max(0.0), band.to.min(x_max));
-        if to <= from {
+        let Some((from, to)) = band.within(x_max) else {
             continue;
-        }
+        };
         ctx.draw_series(std::iter::once(Rectangle::new(
             [(from, SegmentValue::Exact(0)), (to, top.clone())],
             band.colour.band_style(),

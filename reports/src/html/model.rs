@@ -1156,11 +1156,14 @@ fn props(v: &Value, run_replay: Option<&str>) -> Props {
 /// The command that replays one failing case: the run's own command line
 /// (target flags and all) narrowed to the property and its token.
 fn props_replay(run_replay: Option<&str>, seed: Option<u64>, name: &str, token: &str) -> String {
-    let base = match run_replay {
-        Some(line) => strip_flags(line, &["--only", "--replay", "--cases"]),
-        None => format!("gauntlet props --seed {}", seed.unwrap_or(0)),
-    };
-    format!("{base} --only {name} --replay {token}")
+    match run_replay {
+        Some(line) => format!(
+            "{} --only {name} --replay {token}",
+            strip_flags(line, &["--only", "--replay", "--cases"])
+        ),
+        // An older folder without run.json: the command the terminal printed.
+        None => crate::props::replay_command("", seed.unwrap_or(0), name, token),
+    }
 }
 
 /// `line` without the given flags and their values.

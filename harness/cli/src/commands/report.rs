@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use gauntlet_harness::{exit_codes, Error, Result};
-use gauntlet_reports::html::{self, HtmlError};
+use gauntlet_reports::html;
 
 use super::project_for;
 use crate::cli::{Global, ReportArgs};
@@ -22,10 +22,7 @@ pub async fn run(global: &Global, args: ReportArgs) -> Result<i32> {
             dir.display()
         )));
     }
-    let path = html::write(&dir).map_err(|e| match e {
-        HtmlError::Write { .. } | HtmlError::Read { .. } => Error::Usage(e.to_string()),
-        other => Error::Usage(other.to_string()),
-    })?;
+    let path = html::write(&dir).map_err(|e| Error::Usage(e.to_string()))?;
     let _ = html::link_from_summary(&dir);
     outln!("wrote {}", path.display());
     if args.open {
