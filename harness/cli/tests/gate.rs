@@ -60,9 +60,15 @@ fn gate_passes_on_the_reference_system_and_writes_valid_reports() {
     assert_eq!(gate["seed"], 99);
     assert_eq!(gate["exit_code"], 0);
     let replay = gate["replay"].as_str().unwrap();
-    assert!(replay.contains(" gate ") && replay.ends_with("--seed 99"), "{replay}");
+    assert!(
+        replay.contains(" gate ") && replay.ends_with("--seed 99"),
+        "{replay}"
+    );
     let page = std::fs::read_to_string(out.path().join("report.html")).unwrap();
-    assert!(page.contains("shopper: steps"), "report.html has the waterfalls");
+    assert!(
+        page.contains("shopper: steps"),
+        "report.html has the waterfalls"
+    );
 
     let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
     assert!(

@@ -410,7 +410,10 @@ fn three_local_shards_add_up_and_merge_again_to_the_same_verdicts() {
     // Each generator left its own page; the run's page links them.
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
     for i in 0..3 {
-        assert!(out.join(format!("shard-{i}/report.html")).is_file(), "shard {i}'s page");
+        assert!(
+            out.join(format!("shard-{i}/report.html")).is_file(),
+            "shard {i}'s page"
+        );
         assert!(
             page.contains(&format!("href=\"shard-{i}/report.html\"")),
             "the run's page links shard {i}"
